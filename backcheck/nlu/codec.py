@@ -1,0 +1,37 @@
+"""Findings <-> Rasa entity dicts. Shared by the NLU component and the actions; no Rasa imports."""
+from typing import Dict, Iterable, List, Mapping
+
+EXTRACTOR = "SymptomExtractor"
+DENIED_ROLE = "denied"
+NUMERIC_KINDS = {"severity", "elapsed"}
+
+
+def to_entity(finding: Mapping) -> Dict:
+    numeric = finding["kind"] in NUMERIC_KINDS
+    entity = {
+        "entity": finding["kind"],
+        "value": finding["number"] if numeric else finding["value"],
+        "start": finding["start"],
+        "end": finding["end"],
+        "confidence_entity": 1.0,
+        "extractor": EXTRACTOR,
+    }
+    if finding.get("negated"):
+        entity["role"] = DENIED_ROLE
+    return entity
+
+
+def from_entities(entities: Iterable[Mapping]) -> List[Dict]:
+    """The findings carried by one message's entities (other extractors' entities are skipped)."""
+    findings = []
+    for e in entities or ():
+        if e.get("extractor") != EXTRACTOR:
+            continue
+        numeric = e["entity"] in NUMERIC_KINDS
+        findings.append({
+            "kind": e["entity"],
+            "value": "number" if numeric else e["value"],
+            "number": e["value"] if numeric else None,
+            "negated": e.get("role") == DENIED_ROLE,
+        })
+    return findings

@@ -1,0 +1,187 @@
+"""BackCheck triage engine: pure Python, no Rasa.
+
+It turns the findings of a whole conversation (dicts with kind, value,
+negated, number) into a Case, tells which interview questions are still
+open, and gives a Verdict. The decision table and the texts are data files in
+`knowledge/`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Dict, Iterable, List, Mapping, Optional
+
+import yaml
+
+KNOWLEDGE = Path(__file__).parent / "knowledge"
+QUESTIONS = ("onset", "sensation", "screen")
+SCREEN_CLEAR = "screen:clear"
+
+
+def _load(name: str) -> Dict:
+    with open(KNOWLEDGE / name, encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+@dataclass
+class Case:
+    """What is known so far: keys like "sensation:tight" that are present or were denied."""
+
+    present: List[str] = field(default_factory=list)
+    absent: List[str] = field(default_factory=list)
+    severity: Optional[float] = None
+    elapsed_days: Optional[float] = None
+
+    @classmethod
+    def from_findings(cls, findings: Iterable[Mapping]) -> "Case":
+        case = cls()
+        for f in findings:
+            key = f"{f['kind']}:{f['value']}"
+            if f["kind"] == "severity" and f.get("number") is not None:
+                case.severity = float(f["number"])
+            elif f["kind"] == "elapsed" and f.get("number") is not None:
+                case.elapsed_days = max(case.elapsed_days or 0.0, float(f["number"]))
+            elif f.get("negated"):
+                if key not in case.absent:
+                    case.absent.append(key)
+            elif key not in case.present:
+                case.present.append(key)
+        # Something said outright outweighs an earlier denial of it.
+        case.absent = [k for k in case.absent if k not in case.present]
+        return case
+
+    def has(self, key: str) -> bool:
+        return key in self.present or any(k.startswith(key + ":") for k in self.present)
+
+    def values(self, kind: str) -> List[str]:
+        return [k.split(":", 1)[1] for k in self.present if k.startswith(kind + ":")]
+
+
+@dataclass
+class Verdict:
+    category: str
+    urgency: str
+    name: str
+    summary: str
+    evidence: List[str]
+    steps: List[str]
+    get_help: str
+    persistent: bool
+    disclaimer: str
+
+    def as_markdown(self) -> str:
+        lines = [f"**Most likely: {self.name}.** {self.summary}"]
+        if self.evidence:
+            lines.append(f"**Why I think so:** {' + '.join(self.evidence)}")
+        lines.append("**What to do now:**")
+        lines += [f"- {s}" for s in self.steps]
+        lines.append(f"**When to get help:** {self.get_help}")
+        lines.append(f"_{self.disclaimer}_")
+        return "\n".join(lines)
+
+
+class TriageEngine:
+    def __init__(self, table: Optional[Dict] = None, advice: Optional[Dict] = None):
+        self.table = table or _load("decision_table.yml")
+        self.advice = advice or _load("advice.yml")
+        self.flag_tier = {flag: tier for tier, flags in self.table["red_flags"].items() for flag in flags}
+
+    # --- interview ---------------------------------------------------------
+    def red_flags(self, case: Case) -> List[str]:
+        return [v for v in case.values("red_flag") if v in self.flag_tier]
+
+    def screened(self, case: Case) -> bool:
+        return SCREEN_CLEAR in case.present or bool(self.red_flags(case)) or any(
+            k.startswith("red_flag:") for k in case.absent
+        )
+
+    def answered(self, case: Case, question: str) -> bool:
+        if question == "screen":
+            return self.screened(case)
+        return any(case.has(k) for k in self.table["interview"][question])
+
+    def open_questions(self, case: Case) -> List[str]:
+        """The interview questions still needed; none once a red flag is known."""
+        if self.red_flags(case):
+            return []
+        return [q for q in QUESTIONS if not self.answered(case, q)]
+
+    # --- verdict -----------------------------------------------------------
+    def scores(self, case: Case) -> Dict[str, float]:
+        keys = list(case.present)
+        if case.severity is not None and case.severity >= self.table["severity"]["high"]:
+            keys.append("severity:high")
+        scores: Dict[str, float] = {c: 0.0 for c in self.table["tie_break"]}
+        for key in keys:
+            for cat, w in (self.table["weights"].get(key) or {}).items():
+                scores[cat] += float(w)
+        return scores
+
+    def classify(self, case: Case) -> str:
+        tiers = {self.flag_tier[f] for f in self.red_flags(case)}
+        for tier in ("emergency", "nerve_involvement"):
+            if tier in tiers:
+                return tier
+        scores = self.scores(case)
+        best = max(scores.values())
+        if best <= 0:
+            return self.table["default_category"]
+        return next(c for c in self.table["tie_break"] if scores[c] == best)
+
+    def persistent(self, case: Case) -> bool:
+        lasting = (case.elapsed_days or 0) >= self.table["persistent_days"] and not case.has("trend:resolved")
+        return lasting or any(case.has(k) for k in self.table["escalate_if"])
+
+    def urgency(self, case: Case, category: str) -> str:
+        urgency = self.table["urgency"][category]
+        order = self.table["urgencies"]
+        if category == "acute_injury" and (
+            (case.severity or 0) >= self.table["severity"]["urgent"] or any(case.has(k) for k in self.table["urgent_if"])
+        ):
+            urgency = "urgent"
+        if self.persistent(case) and order.index(urgency) < order.index("see_professional"):
+            urgency = "see_professional"
+        return urgency
+
+    def evidence(self, case: Case, category: str) -> List[str]:
+        labels = self.table["labels"]
+        weights = self.table["weights"]
+        if category in self.table["red_flags"]:
+            keys = [f"red_flag:{f}" for f in self.red_flags(case) if self.flag_tier[f] == category]
+        else:
+            keys = [k for k in case.present if (weights.get(k) or {}).get(category)]
+            if case.severity is not None and case.severity >= self.table["severity"]["high"] and category == "acute_injury":
+                keys.append("severity:high")
+        said = [labels[k] for k in keys if k in labels]
+        if case.severity is not None:
+            said.append(f"{case.severity:g}/10")
+        if self.persistent(case):
+            said.append(f"{case.elapsed_days:g} days" if (case.elapsed_days or 0) >= self.table["persistent_days"]
+                        else labels["trend:worsening"])
+        denied = [labels[k] for k in case.absent if k.startswith("red_flag:") and k in labels]
+        if denied:
+            said.append("no " + " or ".join(dict.fromkeys(denied)))
+        elif SCREEN_CLEAR in case.present:
+            said.append(labels[SCREEN_CLEAR])
+        return said
+
+    def assess(self, findings: Iterable[Mapping]) -> Verdict:
+        case = Case.from_findings(findings)
+        category = self.classify(case)
+        urgency = self.urgency(case, category)
+        text = self.advice["categories"][category]
+        steps = list(text["steps"])
+        if category not in self.table["red_flags"]:
+            steps += [self.advice["causes"][c] for c in case.values("cause") if c in self.advice["causes"]]
+        get_help = self.advice["get_help"][urgency]
+        persistent = self.persistent(case)
+        if persistent and category not in self.table["red_flags"]:
+            get_help = f"{self.advice['persistent']} {get_help}"
+        return Verdict(category, urgency, text["name"], text["summary"], self.evidence(case, category), steps,
+                       get_help, persistent, self.advice["disclaimer"])
+
+
+@lru_cache(maxsize=1)
+def default_engine() -> TriageEngine:
+    return TriageEngine()
