@@ -37,7 +37,8 @@ class ValidateTriageForm(Action):
                 values[requested], events = self._screen(tracker, message)
             else:
                 values[requested] = UNCLEAR
-        changed = [SlotSet(slot, value) for slot, value in values.items() if value != tracker.get_slot(slot)]
+        changed = [SlotSet(slot, value) for slot, value in values.items()
+                   if value is not None and value != tracker.get_slot(slot)]
         return changed + events
 
     @staticmethod

@@ -18,7 +18,9 @@ import yaml
 from negspacy.negation import Negex
 from negspacy.termsets import termset
 from spacy.language import Language
-from spacy.tokens import Doc, Span, Token
+from spacy.matcher import Matcher
+from spacy.tokens import Doc
+from spacy.util import filter_spans
 
 LEXICON_PATH = Path(__file__).parent / "patterns" / "lexicon.yml"
 NEGATED = "negex"
@@ -76,10 +78,12 @@ def _expand(pattern: str, classes: Dict[str, List[str]], tokenizer) -> List[List
     return [list(itertools.chain.from_iterable(combo)) for combo in itertools.product(*slots)]
 
 
-def ruler_patterns(lexicon: Dict, tokenizer) -> List[Dict]:
+def ruler_patterns(lexicon: Dict, tokenizer, labels: Optional[Iterable[str]] = None) -> List[Dict]:
     classes = lexicon.get("classes", {})
     patterns = []
     for label, values in lexicon["entities"].items():
+        if labels is not None and label not in labels:
+            continue
         for value, phrases in values.items():
             for phrase in phrases:
                 for tokens in _expand(str(phrase), classes, tokenizer):
@@ -204,8 +208,13 @@ class SymptomExtractor:
         nlp.add_pipe("sentencizer", config={"punct_chars": [".", "!", "?", ";", "\n"]})
         self.normaliser = SpellingNormaliser(vocabulary(self.lexicon, nlp.tokenizer),
                                              self.lexicon.get("typos"))
+        context = set(self.lexicon.get("context_labels", []))
+        symptom_labels = [label for label in self.lexicon["entities"] if label not in context]
         ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": None, "validate": False})
-        ruler.add_patterns(ruler_patterns(self.lexicon, nlp.tokenizer))
+        ruler.add_patterns(ruler_patterns(self.lexicon, nlp.tokenizer, symptom_labels))
+        self.context_matcher = Matcher(nlp.vocab)
+        for p in ruler_patterns(self.lexicon, nlp.tokenizer, context):
+            self.context_matcher.add(f"{p['label']}|{p['id']}", [p["pattern"]])
         neg = self.lexicon.get("negation", {})
         nlp.add_pipe("backcheck_negex", config={"neg_termset": negation_termset(self.lexicon),
                                                 "window": neg.get("window", 8)})
@@ -215,6 +224,8 @@ class SymptomExtractor:
         self.elapsed_res = [re.compile(p, re.I) for p in numeric.get("elapsed", [])]
         self.word_numbers = numeric.get("word_numbers", {})
         self.unit_days = numeric.get("unit_days", {})
+        self.elapsed_ignore_before = re.compile(numeric.get("elapsed_ignore_before", "(?!)"), re.I)
+        self.elapsed_ignore_after = re.compile(numeric.get("elapsed_ignore_after", "(?!)"), re.I)
 
     def doc(self, text: str) -> Doc:
         doc = self.nlp.make_doc(text)
@@ -233,8 +244,19 @@ class SymptomExtractor:
             for ent in doc.ents
             if ent.label_ != IGNORED_LABEL
         ]
+        findings += self._context(doc)
         findings += self._numbers(text)
         return sorted(findings, key=lambda f: f.start)
+
+    def _context(self, doc: Doc) -> List[Finding]:
+        matches = self.context_matcher(doc)
+        by_span = {(s, e): self.nlp.vocab.strings[m] for m, s, e in matches}
+        spans = filter_spans([doc[s:e] for _, s, e in matches])
+        found = []
+        for span in spans:
+            label, value = by_span[(span.start, span.end)].split("|")
+            found.append(Finding(label, value, span.text, span.start_char, span.end_char))
+        return found
 
     def _numbers(self, text: str) -> List[Finding]:
         found = []
@@ -247,6 +269,8 @@ class SymptomExtractor:
                 break
         for rx in self.elapsed_res:
             for m in rx.finditer(text):
+                if self.elapsed_ignore_before.search(text[:m.start()]) or self.elapsed_ignore_after.search(text[m.end():]):
+                    continue
                 count = m.group(1).lower()
                 n = float(count) if count.isdigit() else float(self.word_numbers.get(count, 1))
                 unit = m.group(2).lower().rstrip("s")

@@ -1,0 +1,129 @@
+"""Table-driven tests of the triage engine (pure Python, fed with findings)."""
+import pytest
+
+from backcheck.triage.engine import Case, TriageEngine, default_engine
+
+
+def f(key, negated=False, number=None):
+    kind, value = key.split(":")
+    return {"kind": kind, "value": value, "negated": negated, "number": number}
+
+
+def sev(n):
+    return {"kind": "severity", "value": "number", "number": n, "negated": False}
+
+
+def days(n):
+    return {"kind": "elapsed", "value": "number", "number": n, "negated": False}
+
+
+CLEAR = f("screen:clear")
+
+# (findings, category, urgency)
+VERDICTS = [
+    ([f("sensation:tight"), f("onset:during"), CLEAR], "pump", "self_care"),
+    ([f("sensation:pumped"), f("sensation:full"), f("onset:right_after"), CLEAR], "pump", "self_care"),
+    ([f("sensation:tight"), f("onset:during"), f("trend:resolved"), CLEAR], "pump", "self_care"),
+    ([f("sensation:burning"), f("sensation:weak"), f("onset:during"), CLEAR], "muscle_fatigue", "self_care"),
+    ([f("sensation:tired"), f("onset:during"), CLEAR], "muscle_fatigue", "self_care"),
+    ([f("sensation:burning"), f("trend:resolved"), CLEAR], "muscle_fatigue", "self_care"),
+    ([f("sensation:sore"), f("sensation:stiff"), f("onset:delayed"), CLEAR], "doms", "self_care"),
+    ([f("sensation:stiff"), f("onset:delayed"), f("trend:improving"), CLEAR], "doms", "self_care"),
+    ([f("sensation:tight"), f("onset:delayed"), CLEAR], "doms", "self_care"),
+    ([f("sensation:sharp"), f("onset:sudden"), CLEAR], "acute_injury", "see_professional"),
+    ([f("sensation:pop"), CLEAR], "acute_injury", "see_professional"),
+    ([f("sensation:tweak"), f("sensation:localized"), CLEAR], "acute_injury", "see_professional"),
+    ([f("sensation:sharp"), f("onset:sudden"), sev(9), CLEAR], "acute_injury", "urgent"),
+    ([f("sensation:spasm"), f("sensation:tweak"), CLEAR], "acute_injury", "urgent"),
+    ([f("sensation:sharp"), f("onset:during"), f("sensation:tight"), CLEAR], "acute_injury", "see_professional"),
+    ([f("sensation:sore"), f("onset:during"), sev(8), f("sensation:localized"), CLEAR], "acute_injury", "see_professional"),
+    # nerve involvement
+    ([f("red_flag:tingling"), f("sensation:sore")], "nerve_involvement", "urgent"),
+    ([f("red_flag:radiating"), f("onset:delayed")], "nerve_involvement", "urgent"),
+    ([f("red_flag:numbness"), f("sensation:tight"), f("onset:during")], "nerve_involvement", "urgent"),
+    ([f("red_flag:limb_weakness")], "nerve_involvement", "urgent"),
+    ([f("red_flag:unspecified")], "nerve_involvement", "urgent"),
+    # emergencies win over everything
+    ([f("red_flag:bladder_bowel"), f("sensation:tight"), f("onset:during")], "emergency", "emergency"),
+    ([f("red_flag:saddle_numbness")], "emergency", "emergency"),
+    ([f("red_flag:bilateral_legs"), f("red_flag:tingling")], "emergency", "emergency"),
+    ([f("red_flag:trauma")], "emergency", "emergency"),
+    ([f("red_flag:fever"), f("sensation:sore"), f("onset:delayed")], "emergency", "emergency"),
+    ([f("red_flag:chest_pain")], "emergency", "emergency"),
+    ([f("red_flag:dark_urine"), f("sensation:pumped")], "emergency", "emergency"),
+    # negation: a denied warning sign is not a warning sign
+    ([f("sensation:tight"), f("onset:during"), f("red_flag:numbness", True), f("red_flag:tingling", True)], "pump", "self_care"),
+    ([f("sensation:sharp"), f("onset:sudden"), f("red_flag:bladder_bowel", True)], "acute_injury", "see_professional"),
+    # ...but saying it later outweighs the denial
+    ([f("red_flag:numbness", True), f("sensation:tight"), f("red_flag:numbness")], "nerve_involvement", "urgent"),
+    # persistent or worsening goes to a professional whatever the category
+    ([f("sensation:sore"), f("onset:delayed"), days(14), CLEAR], "doms", "see_professional"),
+    ([f("sensation:tight"), f("onset:during"), f("trend:worsening"), CLEAR], "pump", "see_professional"),
+    ([f("sensation:sore"), days(7), CLEAR], "doms", "see_professional"),
+    ([f("sensation:sore"), days(3), CLEAR], "doms", "self_care"),
+    ([f("sensation:tight"), days(10), f("trend:resolved"), CLEAR], "pump", "self_care"),
+    ([f("red_flag:radiating"), days(20)], "nerve_involvement", "urgent"),
+    # no evidence at all: the cautious default
+    ([CLEAR], "doms", "self_care"),
+]
+
+
+@pytest.mark.parametrize("findings,category,urgency", VERDICTS)
+def test_verdict(findings, category, urgency):
+    verdict = default_engine().assess(findings)
+    assert (verdict.category, verdict.urgency) == (category, urgency)
+
+
+# (findings, open questions)
+INTERVIEW = [
+    ([], ["onset", "sensation", "screen"]),
+    ([f("sensation:tight")], ["onset", "screen"]),
+    ([f("sensation:pain")], ["onset", "sensation", "screen"]),
+    ([f("onset:during"), f("sensation:burning")], ["screen"]),
+    ([f("onset:during"), f("sensation:burning"), f("red_flag:numbness", True)], []),
+    ([f("onset:during"), f("sensation:burning"), CLEAR], []),
+    ([f("red_flag:trauma")], []),
+    ([f("sensation:tight"), f("red_flag:tingling")], []),
+    ([f("sensation:sharp", True)], ["onset", "sensation", "screen"]),
+]
+
+
+@pytest.mark.parametrize("findings,questions", INTERVIEW)
+def test_open_questions(findings, questions):
+    engine = default_engine()
+    assert engine.open_questions(Case.from_findings(findings)) == questions
+
+
+def test_evidence_and_text():
+    verdict = default_engine().assess([f("sensation:tight"), f("onset:during"), f("red_flag:numbness", True),
+                                       f("cause:rounded_back"), sev(3)])
+    assert verdict.evidence[:2] == ["tight", "during sets"]
+    assert "no numbness" in verdict.evidence
+    assert "3/10" in verdict.evidence
+    text = verdict.as_markdown()
+    assert "not a diagnosis" in text
+    assert "neutral spine" in text  # advice for the cause the user mentioned
+    assert "diagnosed" not in text.lower()
+
+
+def test_emergency_text_says_act_now():
+    verdict = default_engine().assess([f("red_flag:saddle_numbness")])
+    assert "emergency" in verdict.as_markdown().lower()
+    assert verdict.evidence == ["numbness in the groin or saddle area"]
+
+
+def test_persistent_note():
+    verdict = default_engine().assess([f("sensation:sore"), days(14), CLEAR])
+    assert verdict.persistent and "14 days" in verdict.evidence
+    assert "about a week or more" in verdict.get_help
+
+
+def test_knowledge_files_are_consistent():
+    engine = TriageEngine()
+    cats = set(engine.table["categories"])
+    assert set(engine.advice["categories"]) == cats
+    assert set(engine.table["urgency"]) == cats
+    assert set(engine.table["urgency"].values()) <= set(engine.table["urgencies"])
+    for weights in engine.table["weights"].values():
+        assert set(weights) <= cats
+    assert set(engine.advice["get_help"]) == set(engine.table["urgencies"])

@@ -1,0 +1,137 @@
+"""Table-driven tests of the spaCy symptom extractor: what is found, and what is denied."""
+import pytest
+
+from backcheck.nlu.extractor import SpellingNormaliser, _within_one_edit, default_extractor
+
+# (text, must be present, must be denied, must be absent altogether)
+CASES = [
+    # plain descriptions
+    ("tight lower back after deadlifts", {"sensation:tight", "region:lower_back", "exercise:deadlift"}, set(), {"onset:right_after"}),
+    ("lower back gets really tight and full during my deadlift sets", {"sensation:tight", "sensation:full", "onset:during"}, set(), set()),
+    ("my lower back is burning and feels weak on the last reps of my rows", {"sensation:burning", "sensation:weak", "onset:during", "exercise:row"}, set(), {"red_flag:limb_weakness"}),
+    ("my back is really sore and stiff today, I did squats two days ago", {"sensation:sore", "sensation:stiff", "onset:delayed", "exercise:squat"}, set(), set()),
+    ("felt a sharp pain on the left side of my lower back on a heavy deadlift rep", {"sensation:sharp", "sensation:localized", "onset:sudden"}, set(), set()),
+    ("woke up the next morning and my erectors were killing me", {"onset:delayed", "region:lower_back"}, set(), set()),
+    ("it came on about 36 hours after the session", {"onset:delayed"}, set(), set()),
+    ("sore 48 hours later", {"sensation:sore", "onset:delayed"}, set(), set()),
+    ("during my sets", {"onset:during"}, set(), set()),
+    ("Right after training", {"onset:right_after"}, set(), set()),
+    ("The next day or later", {"onset:delayed"}, set(), set()),
+    ("Suddenly, on one rep", {"onset:sudden"}, set(), set()),
+    ("Tight or pumped", {"sensation:tight", "sensation:pumped"}, set(), set()),
+    ("Burning or tired", {"sensation:burning", "sensation:tired"}, set(), set()),
+    ("Sore and stiff", {"sensation:sore", "sensation:stiff"}, set(), set()),
+    ("Sharp or stabbing", {"sensation:sharp"}, set(), set()),
+    # gym slang
+    ("my erectors are fried after rack pulls", {"region:lower_back", "sensation:tired", "exercise:deadlift"}, set(), set()),
+    ("tweaked my QL on a PR attempt", {"sensation:tweak", "region:lower_back", "cause:load_jump"}, set(), set()),
+    ("lats are pumped af from pendlay rows", {"region:lats", "sensation:pumped", "exercise:row"}, set(), set()),
+    ("DOMS in my lower back from RDLs", {"sensation:sore", "exercise:rdl"}, set(), set()),
+    ("back is cooked after good mornings", {"sensation:tired", "exercise:good_morning"}, set(), set()),
+    ("crazy pump in my lower back on hypers", {"sensation:pumped", "exercise:hyperextension"}, set(), set()),
+    ("threw my back out and now it's locked up", {"sensation:tweak", "sensation:spasm"}, set(), set()),
+    ("felt something pop in my back on a clean", {"sensation:pop", "exercise:olympic"}, set(), set()),
+    ("my lower back is gassed", {"sensation:tired"}, set(), set()),
+    # typos
+    ("my erecters feel tite and pumpd", {"region:lower_back", "sensation:tight", "sensation:pumped"}, set(), set()),
+    ("tingeling down my leg after squats", {"red_flag:tingling"}, set(), set()),
+    ("lowr bak is realy sore after dedlifts", {"sensation:sore", "exercise:deadlift"}, set(), set()),
+    ("numbnes in my groin", {"red_flag:saddle_numbness"}, set(), set()),
+    ("stif and achy the nxt day", {"sensation:stiff", "sensation:sore"}, set(), set()),
+    # negation
+    ("no numbness or tingling, just tight", {"sensation:tight"}, {"red_flag:numbness", "red_flag:tingling"}, set()),
+    ("sharp lower back pain but no numbness, no tingling and no pain in my legs", {"sensation:sharp"}, {"red_flag:numbness", "red_flag:tingling", "red_flag:radiating"}, set()),
+    ("Yes, tingling down the leg, but my bladder is fine and no numbness in the groin.", {"red_flag:tingling"}, {"red_flag:bladder_bowel", "red_flag:saddle_numbness"}, set()),
+    ("it's not sharp, it's more of a dull ache", {"sensation:sore"}, {"sensation:sharp"}, set()),
+    ("nothing going down my legs", set(), {"red_flag:radiating"}, set()),
+    ("I don't have any numbness, tingling or weakness", set(), {"red_flag:numbness", "red_flag:tingling"}, set()),
+    ("no fever, no bladder problems, didn't fall", set(), {"red_flag:fever", "red_flag:bladder_bowel", "red_flag:trauma"}, set()),
+    ("never had numbness before but now my foot is numb", {"red_flag:numbness"}, set(), set()),
+    ("zero tingling, legs are fine", set(), {"red_flag:tingling"}, {"red_flag:bilateral_legs"}),
+    ("not sure why but my back is sharp on one side", {"sensation:sharp"}, set(), set()),
+    ("No, none of those.", set(), set(), {"red_flag:numbness"}),
+    ("bladder and bowels are normal", set(), {"red_flag:bladder_bowel"}, set()),
+    ("no leg pain at all, but I can't pee", {"red_flag:bladder_bowel"}, {"red_flag:radiating"}, set()),
+    # warning signs
+    ("after hurting my back lifting I suddenly can't control my bladder", {"red_flag:bladder_bowel", "onset:sudden"}, set(), set()),
+    ("I haven't been able to pee since this morning", {"red_flag:bladder_bowel"}, set(), set()),
+    ("my groin feels numb", {"red_flag:saddle_numbness"}, set(), set()),
+    ("weakness in both legs", {"red_flag:bilateral_legs"}, set(), set()),
+    ("both my legs went numb", {"red_flag:bilateral_legs"}, set(), set()),
+    ("my left leg is weak and my foot drags", {"red_flag:limb_weakness"}, set(), set()),
+    ("pain shooting down my right leg", {"red_flag:radiating"}, set(), set()),
+    ("burning pain from my lower back into my buttock and down the back of my thigh", {"red_flag:radiating"}, set(), set()),
+    ("pins and needles in my calf", {"red_flag:tingling"}, set(), set()),
+    ("sciatica flaring after squats", {"red_flag:radiating"}, set(), set()),
+    ("I fell off the box during box jumps", {"red_flag:trauma"}, set(), set()),
+    ("the bar came down on my back when I bailed", {"red_flag:trauma"}, set(), set()),
+    ("got a fever and my back aches", {"red_flag:fever", "sensation:sore"}, set(), set()),
+    ("chest pain while deadlifting", {"red_flag:chest_pain", "onset:during"}, set(), set()),
+    ("my pee is dark like cola after that crossfit session", {"red_flag:dark_urine"}, set(), set()),
+    ("peeing brown after 200 back extensions", {"red_flag:dark_urine"}, set(), set()),
+    ("I fell asleep on the couch and woke up stiff", {"sensation:stiff"}, set(), {"red_flag:trauma", "red_flag:numbness"}),
+    # other body parts
+    ("my shoulder clicks when I bench press", {"other_region:shoulder", "exercise:press"}, set(), {"region:back"}),
+    ("knee pain after squats", {"other_region:knee"}, set(), set()),
+    # duration, trend, causes
+    ("my lower back has ached for two weeks and it's not getting better", {"trend:worsening", "sensation:sore"}, set(), set()),
+    ("it's getting worse every day", {"trend:worsening"}, set(), set()),
+    ("gone by the evening", {"trend:resolved"}, set(), set()),
+    ("getting a bit better when I move", {"trend:improving"}, set(), set()),
+    ("my back rounded on that rep", {"cause:rounded_back"}, set(), set()),
+    ("skipped my warm up and went straight to heavy singles", {"cause:no_warmup"}, set(), set()),
+    ("I jumped the weight by 20kg this week", {"cause:load_jump"}, set(), set()),
+    ("slept badly all week", {"cause:poor_recovery"}, set(), set()),
+]
+
+
+def keys(findings, negated):
+    return {f"{f.kind}:{f.value}" for f in findings if f.negated == negated}
+
+
+@pytest.mark.parametrize("text,present,denied,absent", CASES, ids=[c[0][:40] for c in CASES])
+def test_findings(text, present, denied, absent):
+    findings = default_extractor().extract(text)
+    found, negated = keys(findings, False), keys(findings, True)
+    assert present <= found, f"missing {present - found}; found {found}"
+    assert denied <= negated, f"not negated {denied - negated}; negated {negated}"
+    assert not (absent & (found | negated)), f"unexpected {absent & (found | negated)}"
+    assert not (denied & found), f"denied but also present {denied & found}"
+
+
+@pytest.mark.parametrize("text,score", [("pain is 7/10", 7), ("about a 3 out of 10", 3), ("like a 6", 6), ("8.5/10", 8.5)])
+def test_severity(text, score):
+    [sev] = [f for f in default_extractor().extract(text) if f.kind == "severity"]
+    assert sev.number == score
+
+
+@pytest.mark.parametrize("text,days", [
+    ("it has hurt for two weeks", 14), ("aching for 10 days now", 10), ("sore for a week", 7),
+    ("for about 36 hours", 1.5), ("been like this for a couple of months", 60),
+])
+def test_elapsed(text, days):
+    [e] = [f for f in default_extractor().extract(text) if f.kind == "elapsed"]
+    assert e.number == pytest.approx(days, rel=0.01)
+
+
+@pytest.mark.parametrize("text", ["I've been lifting for 5 years and my back is tight", "back after 3 months off, sore today"])
+def test_training_history_is_not_a_symptom_duration(text):
+    assert not [f for f in default_extractor().extract(text) if f.kind == "elapsed"]
+
+
+def test_empty_and_odd_input():
+    ex = default_extractor()
+    assert ex.extract("") == []
+    assert ex.extract("   ") == []
+    assert ex.extract("🙂🙂🙂") == []
+    assert isinstance(ex.extract("x" * 5000), list)
+
+
+def test_spelling_normaliser():
+    assert _within_one_edit("tingeling", "tingling")
+    assert _within_one_edit("stabing", "stabbing")
+    assert not _within_one_edit("sharp", "shape")
+    norm = SpellingNormaliser(["deadlift", "numbness"], {"tite": "tight"})
+    assert norm.correct("dedlift") == "deadlift"
+    assert norm.correct("tite") == "tight"
+    assert norm.correct("table") is None
