@@ -1,0 +1,106 @@
+"""End-to-end: the real servers, simulated users from ../shared/eval and our own set, persistence, privacy."""
+import json
+import re
+import subprocess
+import sys
+import urllib.request
+import uuid
+
+import pytest
+
+from .conftest import ROOT, SHARED_EVAL
+
+OWN_VIGNETTES = ROOT / "tests" / "vignettes" / "backcheck_vignettes.yaml"
+
+
+def simulate(bot, vignettes, tmp_path):
+    out = tmp_path / "results.json"
+    proc = subprocess.run([sys.executable, str(SHARED_EVAL / "simulate.py"), "--url", bot.url, str(vignettes),
+                           "--json", str(out)], capture_output=True, text=True, timeout=1800)
+    print(proc.stdout[-6000:])
+    passed, failed = map(int, re.search(r"^(\d+) passed, (\d+) failed$", proc.stdout, re.M).groups())
+    summary = proc.stdout.strip().splitlines()[-2]
+    return passed, failed, summary, json.loads(out.read_text())
+
+
+def say(bot, sender, text):
+    req = urllib.request.Request(f"{bot.url}/webhooks/rest/webhook",
+                                 json.dumps({"sender": sender, "message": text}).encode(),
+                                 {"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        return json.loads(resp.read() or b"[]")
+
+
+def slots(bot, sender):
+    with urllib.request.urlopen(f"{bot.url}/conversations/{sender}/tracker", timeout=30) as resp:
+        return json.loads(resp.read())["slots"]
+
+
+@pytest.mark.skipif(not (SHARED_EVAL / "public_vignettes.yaml").exists(), reason="../shared/eval is not beside the repo")
+def test_public_vignettes_all_pass(bot, tmp_path):
+    passed, failed, summary, _ = simulate(bot, SHARED_EVAL / "public_vignettes.yaml", tmp_path)
+    assert failed == 0, summary
+
+
+@pytest.mark.skipif(not (SHARED_EVAL / "simulate.py").exists(), reason="../shared/eval is not beside the repo")
+def test_own_vignettes_pass_at_least_95_percent(bot, tmp_path):
+    passed, failed, summary, results = simulate(bot, OWN_VIGNETTES, tmp_path)
+    assert passed + failed >= 80
+    assert passed / (passed + failed) >= 0.95, summary
+    emergencies = [r for r in results if r["expect"].get("urgency") == ["emergency"]]
+    assert all(r["urgency"] == "emergency" for r in emergencies), "an emergency was missed"
+    assert all(r["screened"] for r in results if r["urgency"] == "self_care"), "self-care verdict without a screen"
+
+
+def test_contract_slots_are_null_until_the_verdict(bot):
+    sender = f"contract-{uuid.uuid4().hex[:8]}"
+    reply = say(bot, sender, "tight lower back after deadlifts")
+    assert [b["title"] for b in reply[0]["buttons"]][0] == "During my sets"
+    assert (slots(bot, sender)["triage_category"], slots(bot, sender)["triage_urgency"]) == (None, None)
+    say(bot, sender, "During my sets")
+    assert slots(bot, sender)["triage_category"] is None
+    reply = say(bot, sender, "No, none of these")
+    assert "not a diagnosis" in reply[0]["text"]
+    assert (slots(bot, sender)["triage_category"], slots(bot, sender)["triage_urgency"]) == ("pump", "self_care")
+
+
+def test_a_warning_sign_after_the_verdict_escalates(bot):
+    sender = f"late-flag-{uuid.uuid4().hex[:8]}"
+    for text in ["sore lower back the day after squats", "No, none of these"]:
+        say(bot, sender, text)
+    assert slots(bot, sender)["triage_urgency"] == "self_care"
+    say(bot, sender, "oh and now both my legs feel weak")
+    assert (slots(bot, sender)["triage_category"], slots(bot, sender)["triage_urgency"]) == ("emergency", "emergency")
+
+
+@pytest.mark.parametrize("text", ["", "   ", "🙂" * 50, "x" * 4000, "/restart", "/describe_symptom{\"x\": 1}",
+                                  "<script>alert(1)</script>", "{\"json\": true}"])
+def test_odd_input_gets_an_answer_and_the_conversation_goes_on(bot, text):
+    sender = f"odd-{uuid.uuid4().hex[:8]}"
+    say(bot, sender, "tight lower back after deadlifts")
+    say(bot, sender, text)  # no crash (urlopen raises on 5xx)
+    reply = say(bot, sender, "During my sets")
+    assert reply, "the assistant stopped answering"
+
+
+def test_start_over_clears_the_verdict(bot):
+    sender = f"restart-{uuid.uuid4().hex[:8]}"
+    for text in ["hurt my back and I can't control my bladder"]:
+        say(bot, sender, text)
+    assert slots(bot, sender)["triage_category"] == "emergency"
+    reply = say(bot, sender, "start over")
+    assert "starting over" in reply[0]["text"].lower()
+    assert slots(bot, sender)["triage_category"] is None
+
+
+def test_conversation_survives_a_server_restart_and_logs_keep_no_message_text(bot):
+    sender = f"persist-{uuid.uuid4().hex[:8]}"
+    secret = "zebra-crossing-tight-back"
+    say(bot, sender, f"tight lower back after deadlifts {secret}")
+    say(bot, sender, "During my sets")
+    bot.restart_rasa()
+    reply = say(bot, sender, "No, none of these")  # the interview resumes where it was
+    assert "Most likely" in reply[0]["text"]
+    assert slots(bot, sender)["triage_category"] == "pump"
+    logs = (bot.workdir / "rasa.log").read_text() + (bot.workdir / "actions.log").read_text()
+    assert secret not in logs
