@@ -34,7 +34,21 @@ $(STAMPS)/venv: requirements.txt constraints.txt scripts/find-python.sh
 	$(RASA) telemetry disable >/dev/null 2>&1 || true
 	@touch $@
 
-install: $(STAMPS)/venv
+# Web widget assets (rasa-webchat) from npm, served locally by the Rasa server.
+$(STAMPS)/web: web/package.json web/package-lock.json
+	@mkdir -p $(STAMPS)
+	npm ci --prefix web --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# Debian's chromium for the browser test (as root, when it is missing).
+$(STAMPS)/browser:
+	@mkdir -p $(STAMPS)
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  { echo "Install Debian's chromium (apt-get install chromium) for the browser test." >&2; exit 1; }
+	@touch $@
+
+install: $(STAMPS)/venv $(STAMPS)/web
 
 $(MODEL): $(STAMPS)/venv $(MODEL_INPUTS)
 	@start=$$(date +%s); \
@@ -44,9 +58,9 @@ $(MODEL): $(STAMPS)/venv $(MODEL_INPUTS)
 
 train: $(MODEL)
 
-run: $(MODEL)
+run: $(MODEL) $(STAMPS)/web
 	@echo "Starting the action server on :$(ACTIONS_PORT) and Rasa on http://$(HOST):$(PORT) ..."
-	@echo "Talk to it:  make shell   or"
+	@echo "Talk to it:  open http://$(HOST):$(PORT)/  (web widget),  make shell,  or"
 	@echo "  curl -s localhost:$(PORT)/webhooks/rest/webhook -d '{\"sender\":\"me\",\"message\":\"tight lower back after deadlifts\"}'"
 	@trap 'kill 0' EXIT INT TERM; \
 	$(RASA) run actions --actions actions --port $(ACTIONS_PORT) --quiet & \
@@ -69,13 +83,13 @@ test-nlu: $(MODEL)
 test-stories: $(MODEL)
 	$(RASA) test core --model $(MODEL) --stories tests/test_stories.yml --fail-on-prediction-errors --out results/core --quiet
 
-test-e2e: $(MODEL)
+test-e2e: $(MODEL) $(STAMPS)/web $(STAMPS)/browser
 	$(PY) -m pytest tests/e2e -q
 
 test: validate test-unit test-nlu test-stories test-e2e
 
 benchmark: $(MODEL)
-	$(PY) -m scripts.benchmark
+	$(PY) -m scripts.benchmark --baseline
 
 clean:
 	rm -rf $(STAMPS) models results
