@@ -7,6 +7,7 @@ of scope.
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Dict, List, Optional, Text
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -31,10 +32,13 @@ class SymptomEntityExtractor(GraphComponent, EntityExtractorMixin):
             # intents a warning sign or a back symptom overrules
             "overridable_intents": ["nlu_fallback", "out_of_scope", "greet", "affirm", "deny", "thank",
                                     "goodbye", "help"],
+            # a warning sign in a general question ("is numbness dangerous?") is not a report, unless personal
+            "personal_pattern": r"\b(i|i'm|im|i've|ive|me|my|mine|myself)\b",
         }
 
     def __init__(self, config: Dict[Text, Any], extractor: Optional[SymptomExtractor] = None) -> None:
-        self.config = config
+        self.config = {**self.get_default_config(), **config}
+        self.personal = re.compile(self.config["personal_pattern"], re.I)
         self._extractor = extractor
 
     @classmethod
@@ -56,15 +60,16 @@ class SymptomEntityExtractor(GraphComponent, EntityExtractorMixin):
             findings = [f.as_dict() for f in self.extractor.extract(text)]
             entities = message.get(ENTITIES, []) + [to_entity(f) for f in findings]
             message.set(ENTITIES, entities, add_to_output=True)
-            self._correct_intent(message, findings)
+            self._correct_intent(message, findings, bool(self.personal.search(text)))
         return messages
 
-    def _correct_intent(self, message: Message, findings: List[Dict]) -> None:
+    def _correct_intent(self, message: Message, findings: List[Dict], personal: bool) -> None:
         intent = (message.get(INTENT) or {}).get("name")
         present = [f for f in findings if not f["negated"]]
         kinds = {f["kind"] for f in present}
+        overridable = intent in self.config["overridable_intents"]
         target = None
-        if "red_flag" in kinds or ({"region", "sensation"} <= kinds and intent in self.config["overridable_intents"]):
+        if ("red_flag" in kinds and (personal or overridable)) or ({"region", "sensation"} <= kinds and overridable):
             target = self.config["symptom_intent"]
         elif intent == self.config["symptom_intent"] and "other_region" in kinds and not kinds & {"region", "red_flag"}:
             target = self.config["out_of_scope_intent"]
