@@ -48,7 +48,7 @@ class ValidateTriageForm(Action):
             return SCREEN_CLEAR_VALUE, []
         if not tracker.get_slot(FOLLOWUP_SLOT):
             return None, [SlotSet(FOLLOWUP_SLOT, True)]  # ask which one
-        return (SCREEN_UNSPECIFIED if reply == "affirm" else UNCLEAR), []
+        return SCREEN_UNSPECIFIED, []  # asked twice, still not a clear no: treat it as a warning sign
 
 
 class ActionGiveVerdict(Action):

@@ -24,6 +24,7 @@ NOT_AN_ANSWER = {"greet", "goodbye", "thank", "bot_challenge", "help", "start_ov
 DENIAL = re.compile(r"^\s*(no+|nope|nah|none|nothing|neither|not really|i don'?t think so|all good|negative)\b"
                     r"|\bnone of (these|those|them|that)\b|\bnothing like that\b|\bno to all\b", re.I)
 AFFIRMATION = re.compile(r"^\s*(yes|yeah|yep|yup|ya|y|i do|i have|i think so|maybe|kind of|sort of)\b", re.I)
+UNSURE = re.compile(r"\b(not sure|unsure|don'?t know|dunno|no idea|not certain|can'?t tell|maybe|might|possibly|i think so|kind of|sort of)\b", re.I)
 
 
 def user_findings(events: Iterable[Mapping]) -> List[Dict]:
@@ -70,6 +71,8 @@ def screen_reply(message: Mapping) -> Optional[str]:
     """How a free-text reply to the warning-sign question reads: clear, yes-but-which, or neither."""
     text = message.get("text") or ""
     intent = (message.get("intent") or {}).get("name")
+    if UNSURE.search(text):
+        return None
     if intent == "deny" or DENIAL.search(text):
         return "clear"
     if intent == "affirm" or AFFIRMATION.search(text):

@@ -97,3 +97,9 @@ async def test_verdict_ignores_findings_before_a_restart(name):
     t.events.append({"event": "restart"})
     slots, _ = await verdict(t)
     assert slots["triage_category"] == "doms"  # nothing known after the restart: cautious default
+
+
+async def test_reply_not_understood_twice_counts_as_a_warning_sign():
+    assert await validate(tracker("awaiting_screen", "not sure")) == {"screen_followup": True}
+    again = await validate(tracker("awaiting_screen", "not sure", "not sure", slots={"screen_followup": True}))
+    assert again == {"red_flag_screen": "unspecified"}
