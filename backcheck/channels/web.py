@@ -14,8 +14,9 @@ from the Rasa server itself:
 
 Rasa mounts channel blueprints at ``urljoin("/webhooks/", url_prefix())``; an
 absolute prefix such as the default ``/chat`` replaces ``/webhooks/``, so the
-page is at ``http://<host>:<port>/chat/``. (``/`` itself is Rasa's own
-"Hello from Rasa" route.)
+page is at ``http://<host>:<port>/chat/``. ``/`` cannot be used: it is Rasa's
+own "Hello from Rasa" route, and a second route there stops Sanic from starting
+(RouteExists), so a prefix of "/" falls back to ``/chat``.
 
 credentials.yml::
 
@@ -24,6 +25,7 @@ credentials.yml::
 """
 
 import hashlib
+import json
 import logging
 import mimetypes
 import re
@@ -82,8 +84,12 @@ def _strip_font_import(body: bytes) -> bytes:
 
 
 def _normalise_prefix(prefix: Optional[Text]) -> Text:
-    prefix = (prefix or DEFAULT_PREFIX).strip()
-    return "/" + prefix.strip("/") if prefix.strip("/") else "/"
+    path = (prefix or DEFAULT_PREFIX).strip().strip("/")
+    if not path:
+        # "/" is Rasa's own route ("Hello from Rasa"): Sanic would refuse to start.
+        logger.warning(f"url_prefix '/' is taken by the Rasa server; serving the web page at {DEFAULT_PREFIX}/")
+        return DEFAULT_PREFIX
+    return "/" + path
 
 
 class WebChatInput(InputChannel):
@@ -103,6 +109,7 @@ class WebChatInput(InputChannel):
         self.web_dir = Path(web_dir).resolve() if web_dir else WEB_DIR
         self._files = _Cached()
         self._bundle = _Cached(_strip_font_import)
+        self._warned_missing_bundle = False
 
     def url_prefix(self) -> Text:
         return self._url_prefix
@@ -140,13 +147,13 @@ class WebChatInput(InputChannel):
             # Relative links in the page need the trailing slash.
             if not request.path.endswith("/"):
                 target = request.path + "/" + (f"?{request.query_string}" if request.query_string else "")
-                return response.redirect(target, status=308)
+                return response.redirect(target, status=301)
             index = self.web_dir / "index.html"
             try:
                 return self._send(request, index, self._files, PAGE_HEADERS, "text/html; charset=utf-8")
             except OSError as error:
                 logger.error(f"BackCheck web page {index} cannot be read: {error}")
-                return response.text(f"BackCheck web page is missing ({index}).", status=503)
+                return response.text("The BackCheck web page is missing on this server.", status=503)
 
         @web.route("/webchat.js", methods=["GET", "HEAD"])
         async def webchat_bundle(request: Request) -> HTTPResponse:
@@ -155,14 +162,13 @@ class WebChatInput(InputChannel):
                 return self._send(request, bundle, self._bundle, {"X-Content-Type-Options": "nosniff"},
                                   "application/javascript; charset=utf-8")
             except (OSError, UnicodeDecodeError) as error:
-                logger.warning(f"rasa-webchat bundle {bundle} is not available ({error}): {INSTALL_HINT}")
-                message = (
-                    f"The chat widget is not installed: {bundle} is missing. "
-                    f"To install it, {INSTALL_HINT}."
-                )
-                # Served as JS so a page that loads it shows the reason in the console.
+                if not self._warned_missing_bundle:
+                    logger.warning(f"rasa-webchat bundle {bundle} is not available ({error}): {INSTALL_HINT}")
+                    self._warned_missing_bundle = True
+                message = f"The BackCheck chat widget (rasa-webchat) is not installed. To install it, {INSTALL_HINT}."
+                # Served as JS so a page that loads it shows the reason in the browser console.
                 return response.text(
-                    f"console.error({message!r});\n",
+                    f"console.error({json.dumps(message)});\n",
                     status=503,
                     content_type="application/javascript; charset=utf-8",
                     headers={"Cache-Control": "no-store", "Retry-After": "60"},
