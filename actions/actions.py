@@ -6,7 +6,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.interview import (
-    SCREEN_CLEAR_VALUE, SCREEN_UNSPECIFIED, SLOTS, UNCLEAR, awaiting_reply, conversation_findings, is_answer,
+    SCREEN_CLEAR_VALUE, SCREEN_UNSPECIFIED, SLOTS, UNCLEAR, awaiting_reply, contradicts_itself, conversation_findings, is_answer,
     screen_reply,
     slot_values,
 )
@@ -32,6 +32,8 @@ class ValidateTriageForm(Action):
         message = tracker.latest_message or {}
         replied = requested and values.get(requested) is None and awaiting_reply(tracker.events)
         events: List[EventType] = []
+        if requested == SLOTS["screen"] and contradicts_itself(message):
+            values[requested], replied = None, True  # "yes, ... no numbness": which sign is it?
         if replied and is_answer(message):
             if requested == SLOTS["screen"]:
                 values[requested], events = self._screen(tracker, message)

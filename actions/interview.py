@@ -67,6 +67,12 @@ def is_answer(message: Mapping) -> bool:
     return bool(message_findings(message)) or intent not in NOT_AN_ANSWER
 
 
+def contradicts_itself(message: Mapping) -> bool:
+    """A "yes" to the warning-sign question that names no sign, only denied ones."""
+    flags = [f for f in message_findings(message) if f["kind"] == "red_flag"]
+    return bool(AFFIRMATION.search(message.get("text") or "")) and not any(not f["negated"] for f in flags)
+
+
 def screen_reply(message: Mapping) -> Optional[str]:
     """How a free-text reply to the warning-sign question reads: clear, yes-but-which, or neither."""
     text = message.get("text") or ""

@@ -83,6 +83,10 @@ CASES = [
     ("as soon as I finished", {"onset:right_after"}, set(), set()),
     ("right when I locked out the rep", {"onset:sudden"}, set(), {"sensation:spasm"}),
     ("a sharp catch just above my left hip", {"sensation:sharp", "region:lower_back"}, set(), {"other_region:hip"}),
+    ("I can't feel my legs and can't pee", {"red_flag:bilateral_legs", "red_flag:bladder_bowel"}, set(), set()),
+    ("Yeah, I couldn't hold my bowels and didn't even feel it coming", {"red_flag:bladder_bowel"}, set(), set()),
+    ("somthing poped in my back on a heavy clean", {"sensation:pop"}, set(), {"red_flag:bladder_bowel"}),
+    ("did fewer reps and my back is tight", {"sensation:tight"}, set(), {"red_flag:fever"}),
     # other body parts
     ("my shoulder clicks when I bench press", {"other_region:shoulder", "exercise:press"}, set(), {"region:back"}),
     ("knee pain after squats", {"other_region:knee"}, set(), set()),
@@ -148,3 +152,5 @@ def test_spelling_normaliser():
     assert norm.correct("dedlift") == "deadlift"
     assert norm.correct("tite") == "tight"
     assert norm.correct("table") is None
+    both = SpellingNormaliser(["pooped", "popped"])
+    assert both.correct("poped") == "popped"

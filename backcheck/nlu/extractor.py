@@ -121,13 +121,23 @@ def _within_one_edit(a: str, b: str) -> bool:
     return short[i:] == long_[i + 1:]
 
 
+def _shared_prefix(a: str, b: str) -> int:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return n
+
+
 class SpellingNormaliser:
     """Maps near-miss spellings of lexicon words ("tingeling", "dedlift") onto them via token.norm_."""
 
-    def __init__(self, words: Iterable[str], typos: Optional[Dict[str, str]] = None, min_length: int = 5):
+    def __init__(self, words: Iterable[str], typos: Optional[Dict[str, str]] = None, min_length: int = 5,
+                 min_substitution_length: int = 7):
         self.words = set(words)
         self.typos = dict(typos or {})
         self.min_length = min_length
+        # a changed letter in a short word is often another real word ("fewer" is not "fever")
+        self.min_substitution_length = min_substitution_length
         self.by_initial: Dict[str, List[str]] = {}
         for w in self.words:
             if len(w) >= min_length - 1:
@@ -139,10 +149,10 @@ class SpellingNormaliser:
             return self.typos[word]
         if word in self.words or len(word) < self.min_length or not word.isalpha():
             return None
-        for cand in self.by_initial.get(word[0], ()):
-            if _within_one_edit(word, cand):
-                return cand
-        return None
+        candidates = [c for c in self.by_initial.get(word[0], ()) if _within_one_edit(word, c)
+                      and (len(c) != len(word) or len(word) >= self.min_substitution_length)]
+        # ambiguous ("poped": popped or pooped?): the longest shared prefix wins, then the alphabet
+        return min(candidates, key=lambda c: (-_shared_prefix(word, c), c), default=None)
 
     def __call__(self, doc: Doc) -> Doc:
         for token in doc:
@@ -164,6 +174,8 @@ class WindowedNegex(Negex):
 
     def negex(self, doc: Doc) -> Doc:
         preceding, following, terminating = self.process_negations(doc)
+        inside = {i for ent in doc.ents for i in range(ent.start, ent.end)}  # "can't" in "can't pee" is the finding
+        preceding = [m for m in preceding if m[1] not in inside]
         for b_start, b_end in self.termination_boundaries(doc, terminating):
             pre = [(s, e) for _, s, e in preceding if b_start <= s < b_end]
             fol = [(s, e) for _, s, e in following if b_start <= s < b_end]
