@@ -37,7 +37,7 @@ $(STAMPS)/venv: requirements.txt constraints.txt scripts/find-python.sh
 # Web widget assets (rasa-webchat) from npm, served locally by the Rasa server.
 $(STAMPS)/web: web/package.json web/package-lock.json
 	@mkdir -p $(STAMPS)
-	npm ci --prefix web --no-audit --no-fund --loglevel=error
+	npm ci --prefix web --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $@
 
 # Debian's chromium for the browser test (as root, when it is missing).
@@ -60,7 +60,7 @@ train: $(MODEL)
 
 run: $(MODEL) $(STAMPS)/web
 	@echo "Starting the action server on :$(ACTIONS_PORT) and Rasa on http://$(HOST):$(PORT) ..."
-	@echo "Talk to it:  open http://$(HOST):$(PORT)/  (web widget),  make shell,  or"
+	@echo "Talk to it:  open http://$(HOST):$(PORT)/chat/  (web widget),  make shell,  or"
 	@echo "  curl -s localhost:$(PORT)/webhooks/rest/webhook -d '{\"sender\":\"me\",\"message\":\"tight lower back after deadlifts\"}'"
 	@trap 'kill 0' EXIT INT TERM; \
 	$(RASA) run actions --actions actions --port $(ACTIONS_PORT) --quiet & \
