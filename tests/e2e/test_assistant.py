@@ -10,7 +10,8 @@ import pytest
 
 from .conftest import ROOT, SHARED_EVAL
 
-OWN_VIGNETTES = ROOT / "tests" / "vignettes" / "backcheck_vignettes.yaml"
+# Our own simulated users: the first set written before tuning, two more written blind later.
+OWN_VIGNETTES = sorted((ROOT / "tests" / "vignettes").glob("*.yaml"))
 
 
 def simulate(bot, vignettes, tmp_path):
@@ -43,9 +44,10 @@ def test_public_vignettes_all_pass(bot, tmp_path):
 
 
 @pytest.mark.skipif(not (SHARED_EVAL / "simulate.py").exists(), reason="../shared/eval is not beside the repo")
-def test_own_vignettes_pass_at_least_95_percent(bot, tmp_path):
-    passed, failed, summary, results = simulate(bot, OWN_VIGNETTES, tmp_path)
-    assert passed + failed >= 80
+@pytest.mark.parametrize("vignettes", OWN_VIGNETTES, ids=[p.stem for p in OWN_VIGNETTES])
+def test_own_vignettes_pass_at_least_95_percent(bot, tmp_path, vignettes):
+    passed, failed, summary, results = simulate(bot, vignettes, tmp_path)
+    assert passed + failed >= 50
     assert passed / (passed + failed) >= 0.95, summary
     emergencies = [r for r in results if r["expect"].get("urgency") == ["emergency"]]
     assert all(r["urgency"] == "emergency" for r in emergencies), "an emergency was missed"
