@@ -6,8 +6,8 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.interview import (
-    SCREEN_CLEAR_VALUE, SCREEN_UNSPECIFIED, SLOTS, UNCLEAR, awaiting_reply, contradicts_itself, conversation_findings, is_answer,
-    screen_reply,
+    SCOPE_SLOT, SCREEN_CLEAR_VALUE, SCREEN_UNSPECIFIED, SLOTS, UNCLEAR, awaiting_reply, contradicts_itself,
+    conversation_findings, is_answer, screen_reply,
     slot_values,
 )
 from backcheck.triage.engine import Case, default_engine
@@ -39,8 +39,10 @@ class ValidateTriageForm(Action):
                 values[requested], events = self._screen(tracker, message)
             else:
                 values[requested] = UNCLEAR
+        if values[SLOTS["screen"]] is not None or events:
+            values[SCOPE_SLOT] = None  # answered, or asking again about all the signs
         changed = [SlotSet(slot, value) for slot, value in values.items()
-                   if value is not None and value != tracker.get_slot(slot)]
+                   if (value is not None or slot == SCOPE_SLOT) and value != tracker.get_slot(slot)]
         return changed + events
 
     @staticmethod

@@ -13,6 +13,7 @@ from backcheck.triage.engine import SCREEN_CLEAR, Case, TriageEngine
 # Interview question -> form slot.
 SLOTS = {"onset": "symptom_onset", "sensation": "symptom_sensation", "screen": "red_flag_screen"}
 SCREEN_CLEAR_VALUE = "clear"
+SCOPE_SLOT = "screen_scope"  # the one warning-sign tier still to ask about, when the user ruled out the other
 SCREEN_UNSPECIFIED = "unspecified"
 NOT_NEEDED = "not_needed"
 UNCLEAR = "unclear"
@@ -77,9 +78,10 @@ def screen_reply(message: Mapping) -> Optional[str]:
     """How a free-text reply to the warning-sign question reads: clear, yes-but-which, or neither."""
     text = message.get("text") or ""
     intent = (message.get("intent") or {}).get("name")
+    flags = [f for f in message_findings(message) if f["kind"] == "red_flag"]
     if UNSURE.search(text):
         return None
-    if intent == "deny" or DENIAL.search(text):
+    if (flags and all(f["negated"] for f in flags)) or intent == "deny" or DENIAL.search(text):
         return "clear"
     if intent == "affirm" or AFFIRMATION.search(text):
         return "affirm"
@@ -95,6 +97,8 @@ def slot_values(engine: TriageEngine, case: Case) -> Dict[str, Optional[str]]:
             values[slot] = "positive"
         elif question == "screen":
             values[slot] = SCREEN_CLEAR_VALUE if engine.screened(case) else None
+            gaps = engine.screen_gaps(case)
+            values[SCOPE_SLOT] = gaps[0] if len(gaps) == 1 else None
         elif engine.answered(case, question):
             kind = "onset" if question == "onset" else "sensation"
             values[slot] = ", ".join(case.values(kind)) or kind

@@ -103,3 +103,13 @@ async def test_reply_not_understood_twice_counts_as_a_warning_sign():
     assert await validate(tracker("awaiting_screen", "not sure")) == {"screen_followup": True}
     again = await validate(tracker("awaiting_screen", "not sure", "not sure", slots={"screen_followup": True}))
     assert again == {"red_flag_screen": "unspecified"}
+
+
+async def test_denying_nerve_signs_leaves_the_emergency_signs_to_ask():
+    slots = await validate(tracker("awaiting_onset", "No numbness or tingling"))
+    assert slots == {"symptom_onset": "unclear", "screen_scope": "emergency"}
+
+
+async def test_a_reply_that_only_denies_signs_clears_the_screen():
+    reply = "zero numbness, nothing going down my legs"
+    assert await validate(tracker("awaiting_screen", reply)) == {"red_flag_screen": "clear"}

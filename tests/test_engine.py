@@ -80,7 +80,10 @@ INTERVIEW = [
     ([f("sensation:tight")], ["onset", "screen"]),
     ([f("sensation:pain")], ["onset", "sensation", "screen"]),
     ([f("onset:during"), f("sensation:burning")], ["screen"]),
-    ([f("onset:during"), f("sensation:burning"), f("red_flag:numbness", True)], []),
+    # denying nerve signs leaves the emergency signs to ask about, and the other way round
+    ([f("onset:during"), f("sensation:burning"), f("red_flag:numbness", True)], ["screen"]),
+    ([f("onset:during"), f("sensation:burning"), f("red_flag:fever", True)], ["screen"]),
+    ([f("onset:during"), f("sensation:burning"), f("red_flag:numbness", True), f("red_flag:bladder_bowel", True)], []),
     ([f("onset:during"), f("sensation:burning"), CLEAR], []),
     ([f("red_flag:trauma")], []),
     ([f("sensation:tight"), f("red_flag:tingling")], []),
@@ -92,6 +95,13 @@ INTERVIEW = [
 def test_open_questions(findings, questions):
     engine = default_engine()
     assert engine.open_questions(Case.from_findings(findings)) == questions
+
+
+def test_screen_gaps_name_the_tier_still_open():
+    engine = default_engine()
+    assert engine.screen_gaps(Case.from_findings([f("red_flag:tingling", True)])) == ["emergency"]
+    assert engine.screen_gaps(Case.from_findings([f("red_flag:trauma", True)])) == ["nerve_involvement"]
+    assert engine.screen_gaps(Case.from_findings([CLEAR])) == []
 
 
 def test_evidence_and_text():

@@ -91,10 +91,15 @@ class TriageEngine:
     def red_flags(self, case: Case) -> List[str]:
         return [v for v in case.values("red_flag") if v in self.flag_tier]
 
+    def screen_gaps(self, case: Case) -> List[str]:
+        """Warning-sign tiers not yet ruled out: denying numbness says nothing about the bladder."""
+        if SCREEN_CLEAR in case.present or self.red_flags(case):
+            return []
+        denied = {self.flag_tier.get(k.split(":", 1)[1]) for k in case.absent if k.startswith("red_flag:")}
+        return [tier for tier in self.table["red_flags"] if tier not in denied]
+
     def screened(self, case: Case) -> bool:
-        return SCREEN_CLEAR in case.present or bool(self.red_flags(case)) or any(
-            k.startswith("red_flag:") for k in case.absent
-        )
+        return not self.screen_gaps(case)
 
     def answered(self, case: Case, question: str) -> bool:
         if question == "screen":
