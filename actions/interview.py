@@ -15,6 +15,7 @@ SLOTS = {"onset": "symptom_onset", "sensation": "symptom_sensation", "screen": "
 SCREEN_CLEAR_VALUE = "clear"
 SCOPE_SLOT = "screen_scope"  # the one warning-sign tier still to ask about, when the user ruled out the other
 SCREEN_UNSPECIFIED = "unspecified"
+FOLLOWUP_SLOT = "screen_followup"  # the warning-sign question was asked a second time ("which one?")
 NOT_NEEDED = "not_needed"
 UNCLEAR = "unclear"
 
@@ -24,7 +25,7 @@ NOT_AN_ANSWER = {"greet", "goodbye", "thank", "bot_challenge", "help", "start_ov
                  "ask_warmup", "ask_difference"}
 DENIAL = re.compile(r"^\s*(no+|nope|nah|none|nothing|neither|not really|i don'?t think so|all good|negative)\b"
                     r"|\bnone of (these|those|them|that)\b|\bnothing like that\b|\bno to all\b", re.I)
-AFFIRMATION = re.compile(r"^\s*(yes|yeah|yep|yup|ya|y|i do|i have|i think so|maybe|kind of|sort of)\b", re.I)
+AFFIRMATION = re.compile(r"^\s*(yes|yeah|yep|yup|ya|y|i do|i have)\b", re.I)
 UNSURE = re.compile(r"\b(not sure|unsure|don'?t know|dunno|no idea|not certain|can'?t tell|maybe|might|possibly|i think so|kind of|sort of)\b", re.I)
 
 
@@ -110,3 +111,30 @@ def slot_values(engine: TriageEngine, case: Case) -> Dict[str, Optional[str]]:
 def out_of_scope(case: Case, engine: TriageEngine) -> bool:
     """Only other body parts named, nothing about the back and no warning sign."""
     return bool(case.values("other_region")) and not case.values("region") and not engine.red_flags(case)
+
+
+def screen_answer(message: Mapping, asked_again: bool) -> Dict:
+    """Slots after a reply to the warning-sign question that names no sign: clear, ask which one, or escalate."""
+    if screen_reply(message) == "clear":
+        return {SLOTS["screen"]: SCREEN_CLEAR_VALUE}
+    if not asked_again:
+        return {FOLLOWUP_SLOT: True}
+    return {SLOTS["screen"]: SCREEN_UNSPECIFIED}  # asked twice, still no clear no: treat it as a warning sign
+
+
+def interview_slots(engine: TriageEngine, events: List[Mapping], slots: Mapping, message: Mapping) -> Dict:
+    """The interview slots that change after the latest message, from everything said so far."""
+    screen, requested = SLOTS["screen"], slots.get("requested_slot")
+    values = slot_values(engine, Case.from_findings(conversation_findings(events, slots)))
+    replied = bool(requested) and values.get(requested) is None and awaiting_reply(events)
+    if requested == screen and contradicts_itself(message):
+        values[screen], replied = None, True  # "yes, ... no numbness": which sign is it?
+    if replied and is_answer(message):
+        if requested == screen:
+            values.update(screen_answer(message, asked_again=bool(slots.get(FOLLOWUP_SLOT))))
+        else:
+            values[requested] = UNCLEAR
+    if values[screen] is not None or values.get(FOLLOWUP_SLOT):
+        values[SCOPE_SLOT] = None  # answered, or asking again about all the signs
+    return {slot: value for slot, value in values.items()
+            if (value is not None or slot == SCOPE_SLOT) and value != slots.get(slot)}
