@@ -108,11 +108,6 @@ def slot_values(engine: TriageEngine, case: Case) -> Dict[str, Optional[str]]:
     return values
 
 
-def out_of_scope(case: Case, engine: TriageEngine) -> bool:
-    """Only other body parts named, nothing about the back and no warning sign."""
-    return bool(case.values("other_region")) and not case.values("region") and not engine.red_flags(case)
-
-
 def screen_answer(message: Mapping, asked_again: bool) -> Dict:
     """Slots after a reply to the warning-sign question that names no sign: clear, ask which one, or escalate."""
     if screen_reply(message) == "clear":

@@ -113,12 +113,16 @@ class TriageEngine:
         return [q for q in QUESTIONS if not self.answered(case, q)]
 
     # --- verdict -----------------------------------------------------------
-    def scores(self, case: Case) -> Dict[str, float]:
+    def evidence_keys(self, case: Case) -> List[str]:
+        """What was said, plus "severity:high" for a high pain score."""
         keys = list(case.present)
         if case.severity is not None and case.severity >= self.table["severity"]["high"]:
             keys.append("severity:high")
+        return keys
+
+    def scores(self, case: Case) -> Dict[str, float]:
         scores: Dict[str, float] = {c: 0.0 for c in self.table["tie_break"]}
-        for key in keys:
+        for key in self.evidence_keys(case):
             for cat, w in (self.table["weights"].get(key) or {}).items():
                 scores[cat] += float(w)
         return scores
@@ -155,9 +159,7 @@ class TriageEngine:
         if category in self.table["red_flags"]:
             keys = [f"red_flag:{f}" for f in self.red_flags(case) if self.flag_tier[f] == category]
         else:
-            keys = [k for k in case.present if (weights.get(k) or {}).get(category)]
-            if case.severity is not None and case.severity >= self.table["severity"]["high"] and category == "acute_injury":
-                keys.append("severity:high")
+            keys = [k for k in self.evidence_keys(case) if (weights.get(k) or {}).get(category)]
         said = [labels[k] for k in keys if k in labels]
         if case.severity is not None:
             said.append(f"{case.severity:g}/10")
