@@ -1,11 +1,11 @@
-"""rasa_sdk glue: thin actions over actions/interview.py and the triage engine."""
+"""rasa_sdk glue: thin actions over backcheck/dialogue (the interview) and backcheck/triage (the verdict)."""
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.interview import conversation_findings, interview_slots
+from backcheck.dialogue.interview import conversation_findings, interview_slots, screen_question
 from backcheck.triage.engine import default_engine
 
 
@@ -19,6 +19,17 @@ class ValidateTriageForm(Action):
         changes = interview_slots(default_engine(), tracker.events, tracker.current_slot_values(),
                                   tracker.latest_message or {})
         return [SlotSet(slot, value) for slot, value in changes.items()]
+
+
+class ActionAskRedFlagScreen(Action):
+    """The warning-sign question, for the groups still open."""
+
+    def name(self) -> Text:
+        return "action_ask_red_flag_screen"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+        dispatcher.utter_message(**screen_question(default_engine(), tracker.current_slot_values()))
+        return []
 
 
 class ActionGiveVerdict(Action):

@@ -1,7 +1,12 @@
-"""Findings <-> Rasa entity dicts. Shared by the NLU component and the actions; no Rasa imports."""
+"""Findings <-> Rasa entity dicts. Shared by the NLU component and the actions; no Rasa imports.
+
+A finding that is not the user's own present symptom carries its context as the entity role
+(denied, past, hypothetical, other_person, figurative, uncertain).
+"""
 from typing import Dict, Iterable, List, Mapping
 
 EXTRACTOR = "SymptomExtractor"
+PRESENT = "present"
 DENIED_ROLE = "denied"
 NUMERIC_KINDS = {"severity", "elapsed"}
 
@@ -16,8 +21,9 @@ def to_entity(finding: Mapping) -> Dict:
         "confidence_entity": 1.0,
         "extractor": EXTRACTOR,
     }
-    if finding.get("negated"):
-        entity["role"] = DENIED_ROLE
+    context = finding.get("context") or (DENIED_ROLE if finding.get("negated") else PRESENT)
+    if context != PRESENT:
+        entity["role"] = context
     return entity
 
 
@@ -28,10 +34,12 @@ def from_entities(entities: Iterable[Mapping]) -> List[Dict]:
         if e.get("extractor") != EXTRACTOR:
             continue
         numeric = e["entity"] in NUMERIC_KINDS
+        context = e.get("role") or PRESENT
         findings.append({
             "kind": e["entity"],
             "value": "number" if numeric else e["value"],
             "number": e["value"] if numeric else None,
-            "negated": e.get("role") == DENIED_ROLE,
+            "context": context,
+            "negated": context == DENIED_ROLE,
         })
     return findings

@@ -1,9 +1,11 @@
 """Rasa graph component: runs the spaCy symptom extractor on every message.
 
 Findings arrive as entities (role "denied" when negated). The component also
-keeps the intent honest where the findings are unambiguous: a warning sign is
-always a symptom report, and a report that names only other body parts is out
-of scope.
+keeps the intent honest where the findings are unambiguous: the user's own
+warning sign is always a symptom report, and so is a personal report phrased
+as a question; a message about someone else, a past problem or a general
+question is general information; "nothing's wrong, just curious" is just
+asking; and a report that names only other body parts is out of scope.
 """
 from __future__ import annotations
 
@@ -29,16 +31,23 @@ class SymptomEntityExtractor(GraphComponent, EntityExtractorMixin):
         return {
             "symptom_intent": "describe_symptom",
             "out_of_scope_intent": "out_of_scope",
+            "general_intent": "ask_general",
+            "just_asking_intent": "just_asking",
+            # answers of their own: a report phrased like one of these questions is still a report
+            "faq_intents": ["ask_what_is_pump", "ask_pump_dangerous", "ask_lactic_acid", "ask_prevent_soreness",
+                            "ask_warmup", "ask_difference"],
             # intents a warning sign or a back symptom overrules
             "overridable_intents": ["nlu_fallback", "out_of_scope", "greet", "affirm", "deny", "thank",
                                     "goodbye", "help"],
             # a warning sign in a general question ("is numbness dangerous?") is not a report, unless personal
             "personal_pattern": r"\b(i|i'm|im|i've|ive|me|my|mine|myself)\b",
+            "question_pattern": r"\?\s*$|^\W*(is|are|do|does|can|could|should|would|what|why|how|when|will)\b",
         }
 
     def __init__(self, config: Dict[Text, Any], extractor: Optional[SymptomExtractor] = None) -> None:
         self.config = {**self.get_default_config(), **config}
         self.personal = re.compile(self.config["personal_pattern"], re.I)
+        self.question = re.compile(self.config["question_pattern"], re.I)
         self._extractor = extractor
 
     @classmethod
@@ -65,13 +74,34 @@ class SymptomEntityExtractor(GraphComponent, EntityExtractorMixin):
 
     def _correct_intent(self, message: Message, findings: List[Dict], personal: bool) -> None:
         intent = (message.get(INTENT) or {}).get("name")
-        present = [f for f in findings if not f["negated"]]
-        kinds = {f["kind"] for f in present}
-        overridable = intent in self.config["overridable_intents"]
-        target = None
-        if ("red_flag" in kinds and (personal or overridable)) or ({"region", "sensation"} <= kinds and overridable):
-            target = self.config["symptom_intent"]
-        elif intent == self.config["symptom_intent"] and "other_region" in kinds and not kinds & {"region", "red_flag"}:
-            target = self.config["out_of_scope_intent"]
+        target = self.corrected_intent(intent, findings, personal, bool(self.question.search(message.get(TEXT))))
         if target and target != intent:
             message.set(INTENT, {"name": target, "confidence": 1.0}, add_to_output=True)
+
+    def corrected_intent(self, intent: Optional[str], findings: List[Dict], personal: bool,
+                         question: bool) -> Optional[str]:
+        """The intent the findings call for, or None to keep the classifier's."""
+        cfg = self.config
+        kinds = {f["kind"] for f in findings if f["context"] == "present"}
+        elsewhere = {f["kind"] for f in findings if f["context"] not in ("present", "denied")}
+        overridable = intent in cfg["overridable_intents"]
+        symptom_intents = {cfg["symptom_intent"], *cfg["overridable_intents"]}
+        # a statement about one's back is a report; a question is one only when personal
+        own_report = (personal or not question) and "region" in kinds and kinds & {"sensation", "trend"}
+        if "red_flag" in kinds and (personal or overridable):
+            return cfg["symptom_intent"]
+        if "stance" in kinds:
+            if intent in cfg["faq_intents"]:
+                return None
+            return cfg["general_intent"] if question else cfg["just_asking_intent"]
+        if intent in symptom_intents and elsewhere and not kinds & {"sensation", "red_flag", "trend"}:
+            return cfg["general_intent"]
+        if intent in (cfg["just_asking_intent"], cfg["general_intent"]) and not question and not elsewhere:
+            return cfg["symptom_intent"]  # "it just hangs around" answers a question; it is not "just asking"
+        if own_report and (overridable or intent in cfg["faq_intents"] or intent == cfg["general_intent"]):
+            return cfg["symptom_intent"]
+        if {"region", "sensation"} <= kinds and overridable:
+            return cfg["symptom_intent"]
+        if intent == cfg["symptom_intent"] and "other_region" in kinds and not kinds & {"region", "red_flag"}:
+            return cfg["out_of_scope_intent"]
+        return None

@@ -1,8 +1,9 @@
 """spaCy symptom extractor: a blank English pipeline built from code.
 
 Pipeline: sentencizer -> spelling normaliser -> EntityRuler (lexicon.yml)
--> windowed NegEx. Numbers (severity, elapsed time) come from regexes in the
-same lexicon. The output is a list of plain-dict findings; no Rasa here.
+-> medspaCy ConText (context.yml), which gives every finding its context: present, denied, past, hypothetical,
+someone else's, figurative or uncertain. Numbers (severity, elapsed time) come from regexes in the same lexicon;
+a duration counts only inside a clause about the discomfort. The output is a list of findings; no Rasa here.
 """
 from __future__ import annotations
 
@@ -15,33 +16,41 @@ from typing import Dict, Iterable, List, Optional
 
 import spacy
 import yaml
-from negspacy.negation import Negex
-from negspacy.termsets import termset
 from spacy.language import Language
 from spacy.matcher import Matcher
 from spacy.tokens import Doc
 from spacy.util import filter_spans
 
+from backcheck.nlu.context import COMPONENT as CONTEXT_COMPONENT, DENIED, PRESENT, ContextReader, load_rules
+
 LEXICON_PATH = Path(__file__).parent / "patterns" / "lexicon.yml"
-NEGATED = "negex"
 IGNORED_LABEL = "ignore"
 SEVERITY_PATTERNS = "severity"
+GAP_STOPS = ["no", "not", "n't", "nt", "never", "nothing", "without", "none", "nor", "but"]
 
 
 @dataclass(frozen=True)
 class Finding:
-    """One thing the user said: kind (region, sensation, red_flag...), value, and whether it was negated."""
+    """One thing the user said: kind (region, sensation, red_flag...), value, and its context (present, denied...)."""
 
     kind: str
     value: str
     text: str
     start: int
     end: int
-    negated: bool = False
+    context: str = PRESENT
     number: Optional[float] = None
 
+    @property
+    def negated(self) -> bool:
+        return self.context == DENIED
+
+    @property
+    def present(self) -> bool:
+        return self.context == PRESENT
+
     def as_dict(self) -> Dict:
-        return asdict(self)
+        return {**asdict(self), "negated": self.negated}
 
 
 def load_lexicon(path: Path = LEXICON_PATH) -> Dict:
@@ -67,7 +76,8 @@ def _expand(pattern: str, classes: Dict[str, List[str]], tokenizer) -> List[List
             alts += [[{"NORM": t} for t in toks] for toks in single if len(toks) > 1]
             slots.append(alts)
         elif part.startswith("~"):
-            slots.append([[{"IS_PUNCT": False, "OP": "?"}] * int(part[1:])])
+            # a gap never swallows punctuation or a negation ("legs no numb" is not numb legs)
+            slots.append([[{"IS_PUNCT": False, "LOWER": {"NOT_IN": GAP_STOPS}, "OP": "?"}] * int(part[1:])])
         elif "|" in part:
             words = sorted({w for alt in part.split("|") for w in _split_tokens(tokenizer, alt)})
             slots.append([[{"NORM": {"IN": words}}]])
@@ -162,51 +172,10 @@ class SpellingNormaliser:
         return doc
 
 
-# --- negation ---------------------------------------------------------------
-
-class WindowedNegex(Negex):
-    """negspacy's NegEx with a reach limit; trailing negations ("bladder is fine") apply to red flags only."""
-
-    def __init__(self, nlp, name, neg_termset, ent_types, extension_name, chunk_prefix, window, following_types):
-        super().__init__(nlp, name, neg_termset, ent_types, extension_name, chunk_prefix)
-        self.window = window
-        self.following_types = set(following_types)
-
-    def negex(self, doc: Doc) -> Doc:
-        preceding, following, terminating = self.process_negations(doc)
-        inside = {i for ent in doc.ents for i in range(ent.start, ent.end)}  # "can't" in "can't pee" is the finding
-        preceding = [m for m in preceding if m[1] not in inside]
-        for b_start, b_end in self.termination_boundaries(doc, terminating):
-            pre = [(s, e) for _, s, e in preceding if b_start <= s < b_end]
-            fol = [(s, e) for _, s, e in following if b_start <= s < b_end]
-            chain_end = None  # a negated list ("no numbness, tingling or weakness") extends the reach
-            for ent in doc[b_start:b_end].ents:
-                reach = [s for s, e in pre if e <= ent.start and ent.start - e <= self.window]
-                chained = chain_end is not None and ent.start - chain_end <= 3
-                if reach or chained:
-                    ent._.set(self.extension_name, True)
-                    chain_end = ent.end
-                elif ent.label_ in self.following_types and any(s >= ent.end and s - ent.end <= 4 for s, _ in fol):
-                    ent._.set(self.extension_name, True)
-        return doc
-
-
-@Language.factory(
-    "backcheck_negex",
-    default_config={"neg_termset": {}, "window": 8, "following_types": ["red_flag"]},
-)
-def make_negex(nlp, name, neg_termset, window, following_types):
-    return WindowedNegex(nlp, name, neg_termset, [], NEGATED, [], window, following_types)
-
-
-def negation_termset(lexicon: Dict) -> Dict[str, List[str]]:
-    base = termset("en").get_patterns()
-    extra = lexicon.get("negation", {})
-    merged = {}
-    for key, more in (("pseudo_negations", "pseudo"), ("preceding_negations", "preceding"),
-                      ("following_negations", "following"), ("termination", "termination")):
-        merged[key] = sorted(set(base[key]) | set(extra.get(more, [])))
-    return merged
+@Language.component("backcheck_drop_ignored")
+def drop_ignored(doc: Doc) -> Doc:
+    doc.ents = [e for e in doc.ents if e.label_ != IGNORED_LABEL]
+    return doc
 
 
 # --- the extractor ----------------------------------------------------------
@@ -217,7 +186,7 @@ class SymptomExtractor:
     def __init__(self, lexicon: Optional[Dict] = None):
         self.lexicon = lexicon or load_lexicon()
         nlp = spacy.blank("en")
-        nlp.add_pipe("sentencizer", config={"punct_chars": [".", "!", "?", ";", "\n"]})
+        nlp.add_pipe("sentencizer", config={"punct_chars": [".", "!", "?", ";", "\n", "...", "…"]})
         self.normaliser = SpellingNormaliser(vocabulary(self.lexicon, nlp.tokenizer),
                                              self.lexicon.get("typos"))
         context = set(self.lexicon.get("context_labels", []))
@@ -227,9 +196,9 @@ class SymptomExtractor:
         self.context_matcher = Matcher(nlp.vocab)
         for p in ruler_patterns(self.lexicon, nlp.tokenizer, context):
             self.context_matcher.add(f"{p['label']}|{p['id']}", [p["pattern"]])
-        neg = self.lexicon.get("negation", {})
-        nlp.add_pipe("backcheck_negex", config={"neg_termset": negation_termset(self.lexicon),
-                                                "window": neg.get("window", 8)})
+        nlp.add_pipe("backcheck_drop_ignored")  # false friends win the match, then free their words for ConText
+        nlp.add_pipe(CONTEXT_COMPONENT)
+        self.context_of = ContextReader(load_rules())
         self.nlp = nlp
         numeric = self.lexicon.get("numeric", {})
         self.severity_res = [re.compile(p, re.I) for p in numeric.get(SEVERITY_PATTERNS, [])]
@@ -238,6 +207,9 @@ class SymptomExtractor:
         self.unit_days = numeric.get("unit_days", {})
         self.elapsed_ignore_before = re.compile(numeric.get("elapsed_ignore_before", "(?!)"), re.I)
         self.elapsed_ignore_after = re.compile(numeric.get("elapsed_ignore_after", "(?!)"), re.I)
+        self.clause_break = re.compile(numeric.get("clause_break", "(?!)"), re.I)
+        self.other_timeline = re.compile(numeric.get("other_timeline", "(?!)"), re.I)
+        self.symptom_anchor = re.compile(numeric.get("symptom_anchor", "(?!)"), re.I)
 
     def doc(self, text: str) -> Doc:
         doc = self.nlp.make_doc(text)
@@ -252,9 +224,8 @@ class SymptomExtractor:
             return []
         doc = self.doc(text)
         findings = [
-            Finding(ent.label_, ent.ent_id_, ent.text, ent.start_char, ent.end_char, bool(ent._.get(NEGATED)))
+            Finding(ent.label_, ent.ent_id_, ent.text, ent.start_char, ent.end_char, self.context_of(ent))
             for ent in doc.ents
-            if ent.label_ != IGNORED_LABEL
         ]
         findings += self._context(doc)
         findings += self._numbers(text)
@@ -281,7 +252,8 @@ class SymptomExtractor:
                 break
         for rx in self.elapsed_res:
             for m in rx.finditer(text):
-                if self.elapsed_ignore_before.search(text[:m.start()]) or self.elapsed_ignore_after.search(text[m.end():]):
+                if (self.elapsed_ignore_before.search(text[:m.start()]) or self.elapsed_ignore_after.search(text[m.end():])
+                        or not self._symptom_clause(text, m.start(), m.end())):
                     continue
                 count = m.group(1).lower()
                 n = float(count) if count.isdigit() else float(self.word_numbers.get(count, 1))
@@ -289,6 +261,14 @@ class SymptomExtractor:
                 days = n * float(self.unit_days.get(unit, 1))
                 found.append(Finding("elapsed", "days", m.group(0).strip(), m.start(), m.end(), number=round(days, 2)))
         return found
+
+
+    def _symptom_clause(self, text: str, start: int, end: int) -> bool:
+        """Is this duration the discomfort's? Not when its clause is about the programme, a break or a meet."""
+        left = max((m.end() for m in self.clause_break.finditer(text, 0, start)), default=0)
+        right = next((m.start() for m in self.clause_break.finditer(text, end)), len(text))
+        clause = text[left:right]
+        return not self.other_timeline.search(clause) or bool(self.symptom_anchor.search(clause))
 
 
 @lru_cache(maxsize=1)

@@ -15,8 +15,10 @@ from typing import Dict, Iterable, List, Mapping, Optional
 import yaml
 
 KNOWLEDGE = Path(__file__).parent / "knowledge"
-QUESTIONS = ("onset", "sensation", "screen")
+QUESTIONS = ("onset", "sensation", "course", "screen")
 SCREEN_CLEAR = "screen:clear"
+SCREEN_UNCLEAR = "screen:unclear"  # asked twice, still no clear answer: the warning signs are not ruled out
+PRESENT, DENIED, UNCERTAIN = "present", "denied", "uncertain"
 
 
 def _load(name: str) -> Dict:
@@ -26,29 +28,33 @@ def _load(name: str) -> Dict:
 
 @dataclass
 class Case:
-    """What is known so far: keys like "sensation:tight" that are present or were denied."""
+    """What is known so far: keys like "sensation:tight" that are present, denied or uncertain.
+
+    Only the user's own findings count: past, hypothetical, someone else's and figurative ones are left out.
+    """
 
     present: List[str] = field(default_factory=list)
     absent: List[str] = field(default_factory=list)
+    uncertain: List[str] = field(default_factory=list)
     severity: Optional[float] = None
     elapsed_days: Optional[float] = None
 
     @classmethod
     def from_findings(cls, findings: Iterable[Mapping]) -> "Case":
         case = cls()
+        where = {PRESENT: case.present, DENIED: case.absent, UNCERTAIN: case.uncertain}
         for f in findings:
             key = f"{f['kind']}:{f['value']}"
+            context = f.get("context") or (DENIED if f.get("negated") else PRESENT)
             if f["kind"] == "severity" and f.get("number") is not None:
                 case.severity = float(f["number"])
             elif f["kind"] == "elapsed" and f.get("number") is not None:
                 case.elapsed_days = max(case.elapsed_days or 0.0, float(f["number"]))
-            elif f.get("negated"):
-                if key not in case.absent:
-                    case.absent.append(key)
-            elif key not in case.present:
-                case.present.append(key)
-        # Something said outright outweighs an earlier denial of it.
+            elif context in where and key not in where[context]:
+                where[context].append(key)
+        # Something said outright outweighs an earlier denial or doubt of it.
         case.absent = [k for k in case.absent if k not in case.present]
+        case.uncertain = [k for k in case.uncertain if k not in case.present and k not in case.absent]
         return case
 
     def has(self, key: str) -> bool:
@@ -73,7 +79,7 @@ class Verdict:
     def as_markdown(self) -> str:
         lines = [f"**Most likely: {self.name}.** {self.summary}"]
         if self.evidence:
-            lines.append(f"**Why I think so:** {' + '.join(self.evidence)}")
+            lines.append(f"**Why I think so:** {'; '.join(self.evidence)}")
         lines.append("**What to do now:**")
         lines += [f"- {s}" for s in self.steps]
         lines.append(f"**When to get help:** {self.get_help}")
@@ -91,19 +97,37 @@ class TriageEngine:
     def red_flags(self, case: Case) -> List[str]:
         return [v for v in case.values("red_flag") if v in self.flag_tier]
 
+    def screen_groups(self, case: Case) -> List[str]:
+        """The warning-sign groups this case must be screened for: the usual ones, plus the chest after upper or
+        mid back pain and the urine after an extreme workout or extreme soreness."""
+        screen = self.table["screen"]
+        return [g for g in screen["groups"]
+                if g in screen["always"] or any(case.has(k) for k in screen["ask_when"].get(g, ()))]
+
     def screen_gaps(self, case: Case) -> List[str]:
-        """Warning-sign tiers not yet ruled out: denying numbness says nothing about the bladder."""
-        if SCREEN_CLEAR in case.present or self.red_flags(case):
+        """Warning-sign groups not yet ruled out: denying numbness says nothing about the bladder."""
+        if SCREEN_CLEAR in case.present or SCREEN_UNCLEAR in case.present or self.red_flags(case):
             return []
-        denied = {self.flag_tier.get(k.split(":", 1)[1]) for k in case.absent if k.startswith("red_flag:")}
-        return [tier for tier in self.table["red_flags"] if tier not in denied]
+        denied = {k.split(":", 1)[1] for k in case.absent if k.startswith("red_flag:")}
+        doubted = {k.split(":", 1)[1] for k in case.uncertain if k.startswith("red_flag:")}
+        groups = self.table["screen"]["groups"]
+        return [g for g in self.screen_groups(case) if not (denied & set(groups[g])) or doubted & set(groups[g])]
 
     def screened(self, case: Case) -> bool:
         return not self.screen_gaps(case)
 
+    def course_known(self, case: Case) -> bool:
+        """Duration and trend matter unless known, or unless it is a pump or fatigue of the session itself."""
+        if case.elapsed_days is not None or case.values("trend"):
+            return True
+        in_session = any(case.has(k) for k in self.table["interview"]["in_session"])
+        return in_session and self.leading(case) in self.table["interview"]["session_categories"]
+
     def answered(self, case: Case, question: str) -> bool:
         if question == "screen":
             return self.screened(case)
+        if question == "course":
+            return self.course_known(case)
         return any(case.has(k) for k in self.table["interview"][question])
 
     def open_questions(self, case: Case) -> List[str]:
@@ -132,15 +156,27 @@ class TriageEngine:
         for tier in ("emergency", "nerve_involvement"):
             if tier in tiers:
                 return tier
+        return self.leading(case)
+
+    def leading(self, case: Case) -> str:
+        """The best-scoring self-limiting category or acute injury, warning signs aside."""
         scores = self.scores(case)
         best = max(scores.values())
         if best <= 0:
             return self.table["default_category"]
         return next(c for c in self.table["tie_break"] if scores[c] == best)
 
+    def worsening(self, case: Case) -> bool:
+        """Getting worse; but "worse today than yesterday" in the first days of DOMS is its normal peak."""
+        if any(case.has(k) for k in self.table["escalate_if"]):
+            return True
+        peak = self.table["doms_peak"]
+        in_peak = (case.elapsed_days or 0) <= peak["days"] and self.leading(case) == "doms"
+        return any(case.has(k) for k in peak["trends"]) and not in_peak
+
     def persistent(self, case: Case) -> bool:
         lasting = (case.elapsed_days or 0) >= self.table["persistent_days"] and not case.has("trend:resolved")
-        return lasting or any(case.has(k) for k in self.table["escalate_if"])
+        return lasting or self.worsening(case)
 
     def urgency(self, case: Case, category: str) -> str:
         urgency = self.table["urgency"][category]
@@ -151,6 +187,8 @@ class TriageEngine:
             urgency = "urgent"
         if self.persistent(case) and order.index(urgency) < order.index("see_professional"):
             urgency = "see_professional"
+        if SCREEN_UNCLEAR in case.present and order.index(urgency) < order.index("urgent"):
+            urgency = "urgent"
         return urgency
 
     def evidence(self, case: Case, category: str) -> List[str]:
@@ -167,8 +205,10 @@ class TriageEngine:
             said.append(f"{case.elapsed_days:g} days" if (case.elapsed_days or 0) >= self.table["persistent_days"]
                         else labels["trend:worsening"])
         denied = [labels[k] for k in case.absent if k.startswith("red_flag:") and k in labels]
-        if denied:
-            said.append("no " + " or ".join(dict.fromkeys(denied)))
+        if SCREEN_UNCLEAR in case.present:
+            said.append(labels[SCREEN_UNCLEAR])
+        elif denied:
+            said.append(", ".join("no " + d for d in dict.fromkeys(denied)))
         elif SCREEN_CLEAR in case.present:
             said.append(labels[SCREEN_CLEAR])
         return said
@@ -182,6 +222,8 @@ class TriageEngine:
         if category not in self.table["red_flags"]:
             steps += [self.advice["causes"][c] for c in case.values("cause") if c in self.advice["causes"]]
         get_help = self.advice["get_help"][urgency]
+        if SCREEN_UNCLEAR in case.present and category not in self.table["red_flags"]:
+            get_help = self.advice["screen_unclear"]
         persistent = self.persistent(case)
         if persistent and category not in self.table["red_flags"]:
             get_help = f"{self.advice['persistent']} {get_help}"

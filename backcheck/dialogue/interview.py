@@ -1,0 +1,182 @@
+"""The interview, as pure functions over the Rasa tracker read as plain data (no rasa_sdk imports).
+
+Events are dicts, slots a mapping. The engine says which questions are still open; these helpers turn the
+latest reply into slot values, and compose the warning-sign question from `knowledge/screen.yml`.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Dict, Iterable, List, Mapping, Optional
+
+import yaml
+
+from backcheck.nlu.codec import from_entities
+from backcheck.triage.engine import SCREEN_CLEAR, SCREEN_UNCLEAR, Case, TriageEngine
+
+SCREEN_TEXTS = Path(__file__).parent / "screen.yml"
+
+# Interview question -> form slot.
+SLOTS = {"onset": "symptom_onset", "sensation": "symptom_sensation", "course": "symptom_course",
+         "screen": "red_flag_screen"}
+SCREEN_CLEAR_VALUE = "clear"
+SCREEN_UNCLEAR_VALUE = "unclear"
+SCOPE_SLOT = "screen_scope"  # the warning-sign groups still to ask about, when the user ruled out the others
+SCREEN_UNSPECIFIED = "unspecified"
+FOLLOWUP_SLOT = "screen_followup"  # the warning-sign question was asked a second time
+NOT_NEEDED = "not_needed"
+UNCLEAR = "unclear"
+
+# Intents that are something other than an answer to the question asked.
+NOT_AN_ANSWER = {"greet", "goodbye", "thank", "bot_challenge", "help", "start_over", "out_of_scope",
+                 "ask_what_is_pump", "ask_pump_dangerous", "ask_lactic_acid", "ask_prevent_soreness",
+                 "ask_warmup", "ask_difference", "ask_general", "just_asking"}
+DENIAL = re.compile(r"^\W*(no+|nope|nah|none|nothing|neither|not really|i don'?t think so|all good|negative)\b"
+                    r"|\bnone of (these|those|them|that)\b|\bnothing like that\b|\bno to all\b", re.I)
+AFFIRMATION = re.compile(r"^\W*(yes|yeah|yep|yup|ya|y|i do|i have)\b", re.I)
+UNSURE = re.compile(r"\b(not sure|unsure|don'?t know|dunno|idk|no idea|not certain|can'?t tell|maybe|might|"
+                    r"possibly|i think so|kind of|sort of|kinda|i guess)\b", re.I)
+QUESTION = re.compile(r"\?\s*$|^\W*(so|is|does|do|can|could|would|should|what|why|how|isn'?t|wait)\b.*\?", re.I)
+
+
+@lru_cache(maxsize=1)
+def screen_texts() -> Dict:
+    with open(SCREEN_TEXTS, encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def user_findings(events: Iterable[Mapping]) -> List[Dict]:
+    """Findings from every user turn of the conversation, oldest first (since the last restart)."""
+    findings: List[Dict] = []
+    for event in events:
+        if event.get("event") == "restart":
+            findings = []
+        elif event.get("event") == "user":
+            findings += from_entities((event.get("parse_data") or {}).get("entities"))
+    return findings
+
+
+def conversation_findings(events: Iterable[Mapping], slots: Mapping) -> List[Dict]:
+    """User findings plus what the warning-sign screen answered."""
+    findings = user_findings(events)
+    screen = slots.get(SLOTS["screen"])
+    if screen == SCREEN_CLEAR_VALUE:
+        findings.append({"kind": "screen", "value": SCREEN_CLEAR.split(":")[1], "negated": False})
+    elif screen == SCREEN_UNCLEAR_VALUE:
+        findings.append({"kind": "screen", "value": SCREEN_UNCLEAR.split(":")[1], "negated": False})
+    elif screen == SCREEN_UNSPECIFIED:
+        findings.append({"kind": "red_flag", "value": SCREEN_UNSPECIFIED, "negated": False})
+    return findings
+
+
+def message_findings(message: Mapping) -> List[Dict]:
+    return from_entities(message.get("entities"))
+
+
+def awaiting_reply(events: Iterable[Mapping]) -> bool:
+    """True when the user spoke after the bot's last message, i.e. the latest message replies to our question."""
+    for event in reversed(list(events)):
+        if event.get("event") in ("user", "bot"):
+            return event["event"] == "user"
+    return False
+
+
+def is_question(message: Mapping) -> bool:
+    return bool(QUESTION.search(message.get("text") or ""))
+
+
+def is_answer(message: Mapping, requested: Optional[str] = None) -> bool:
+    """Could the latest message be an answer to our question (rather than a question of its own)?
+    How long and better or worse is asked once: any reply that is not a question answers it."""
+    intent = (message.get("intent") or {}).get("name")
+    if requested == SLOTS["course"] and intent != "just_asking":
+        return not is_question(message)
+    return bool(message_findings(message)) or intent not in NOT_AN_ANSWER
+
+
+def contradicts_itself(message: Mapping) -> bool:
+    """A "yes" to the warning-sign question that names no sign, only denied ones."""
+    flags = [f for f in message_findings(message) if f["kind"] == "red_flag"]
+    return bool(AFFIRMATION.search(message.get("text") or "")) and not any(f["context"] == "present" for f in flags)
+
+
+def screen_reply(message: Mapping) -> Optional[str]:
+    """How a free-text reply to the warning-sign question reads: clear, yes-but-which, a question, or unsure."""
+    text = message.get("text") or ""
+    intent = (message.get("intent") or {}).get("name")
+    flags = [f for f in message_findings(message) if f["kind"] == "red_flag"]
+    denied = any(f["negated"] for f in flags) and not any(f["context"] == "present" for f in flags)
+    if QUESTION.search(text) and not denied:
+        return "question"  # "so it's not a disc?" is not a no
+    if denied or ((intent == "deny" or DENIAL.search(text)) and not UNSURE.search(text)):
+        return "clear"  # a denial outweighs a doubt it resolves itself ("maybe a bit tingly? nah, no numbness")
+    if UNSURE.search(text) or any(f["context"] == "uncertain" for f in flags):
+        return None
+    if intent == "affirm" or AFFIRMATION.search(text):
+        return "affirm"
+    return None
+
+
+def slot_values(engine: TriageEngine, case: Case) -> Dict[str, Optional[str]]:
+    """What each interview slot holds given what is known (None where still open)."""
+    flags = engine.red_flags(case)
+    values: Dict[str, Optional[str]] = {}
+    for question, slot in SLOTS.items():
+        if question == "screen" and flags:
+            values[slot] = "positive"
+        elif question == "screen":
+            values[slot] = SCREEN_CLEAR_VALUE if engine.screened(case) else None
+            gaps = engine.screen_gaps(case)
+            values[SCOPE_SLOT] = ",".join(gaps) if gaps != engine.table["screen"]["always"] else None
+        elif engine.answered(case, question):
+            values[slot] = ", ".join(case.values(question)) or question
+        else:
+            values[slot] = NOT_NEEDED if flags else None
+    return values
+
+
+def screen_answer(message: Mapping, asked_again: bool) -> Dict:
+    """Slots after a reply to the warning-sign question that names no sign: clear, ask again, or give up."""
+    reply = screen_reply(message)
+    if reply == "clear":
+        return {SLOTS["screen"]: SCREEN_CLEAR_VALUE}
+    if reply == "question":
+        return {}  # answered by the question's own rule, then the same question again
+    if not asked_again:
+        return {FOLLOWUP_SLOT: reply or UNCLEAR}
+    if reply == "affirm":
+        return {SLOTS["screen"]: SCREEN_UNSPECIFIED}  # "yes", twice, without naming one: a sign confirmed
+    return {SLOTS["screen"]: SCREEN_UNCLEAR_VALUE}  # unsure twice: the signs could not be ruled out
+
+
+def interview_slots(engine: TriageEngine, events: List[Mapping], slots: Mapping, message: Mapping) -> Dict:
+    """The interview slots that change after the latest message, from everything said so far."""
+    screen, requested = SLOTS["screen"], slots.get("requested_slot")
+    values = slot_values(engine, Case.from_findings(conversation_findings(events, slots)))
+    replied = bool(requested) and values.get(requested) is None and awaiting_reply(events)
+    if requested == screen and contradicts_itself(message):
+        values[screen], replied = None, True  # "yes, ... no numbness": which sign is it?
+    if replied and is_answer(message, requested):
+        if requested == screen:
+            values.update(screen_answer(message, asked_again=bool(slots.get(FOLLOWUP_SLOT))))
+        else:
+            values[requested] = UNCLEAR
+    if values[screen] is not None:
+        values[SCOPE_SLOT] = None
+    return {slot: value for slot, value in values.items()
+            if (value is not None or slot == SCOPE_SLOT) and value != slots.get(slot)}
+
+
+def screen_question(engine: TriageEngine, slots: Mapping) -> Dict:
+    """The warning-sign question: one short line per group still open, a button for each, and "None of these"."""
+    texts = screen_texts()
+    scope = [g for g in (slots.get(SCOPE_SLOT) or "").split(",") if g]
+    groups = scope or list(engine.table["screen"]["groups"])
+    followup = slots.get(FOLLOWUP_SLOT)
+    intro = texts["again"].get(str(followup), texts["again"]["unclear"]) if followup else (
+        texts["intro_rest"] if scope else texts["intro"])
+    lines = [intro] + [f"- {texts['groups'][g]['text']}" for g in groups]
+    buttons = [{"title": texts["groups"][g]["button"], "payload": texts["groups"][g]["payload"]} for g in groups]
+    buttons.append({"title": texts["none"]["button"], "payload": texts["none"]["payload"]})
+    return {"text": "\n".join(lines), "buttons": buttons}
