@@ -7,10 +7,22 @@ import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.actions import ActionGiveVerdict, ValidateTriageForm
+from rasa.shared.nlu.training_data.message import Message
+
+from actions.actions import ActionAskRedFlagScreen, ActionGiveVerdict, ValidateTriageForm
+from backcheck.nlu.component import SymptomEntityExtractor
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PARSED = json.loads((FIXTURES / "parsed_replies.json").read_text())
+
+
+def parsed(text: str, intent: str = "describe_symptom") -> dict:
+    """Recorded NLU output for a reply, or the extractor's live output with the given intent."""
+    if text in PARSED:
+        return copy.deepcopy(PARSED[text])
+    message = Message(data={"text": text, "intent": {"name": intent, "confidence": 0.9}})
+    SymptomEntityExtractor.create({}, None, None, None).process([message])
+    return {"text": text, "intent": message.get("intent"), "entities": message.get("entities")}
 
 
 def tracker(name: str, *replies: str, slots=None) -> Tracker:
@@ -18,7 +30,7 @@ def tracker(name: str, *replies: str, slots=None) -> Tracker:
     state = json.loads((FIXTURES / f"tracker_{name}.json").read_text())
     events = state["events"]
     for text in replies:
-        parse = copy.deepcopy(PARSED[text])
+        parse = parsed(text)
         events.append({"event": "user", "text": text, "parse_data": parse})
         state["latest_message"] = parse
     state["slots"].update(slots or {})
@@ -48,16 +60,41 @@ async def test_denial_in_own_words_clears_the_screen():
     assert await validate(tracker("awaiting_screen", "No numbness or tingling")) == {"red_flag_screen": "clear"}
 
 
-@pytest.mark.parametrize("reply", ["yes", "not sure"])
-async def test_a_reply_naming_no_sign_asks_which_then_escalates(reply):
-    assert await validate(tracker("awaiting_screen", reply)) == {"screen_followup": True}
-    again = await validate(tracker("awaiting_screen", reply, reply, slots={"screen_followup": True}))
+async def test_a_yes_naming_no_sign_asks_which_then_counts_as_a_sign():
+    assert await validate(tracker("awaiting_screen", "yes")) == {"screen_followup": "affirm"}
+    again = await validate(tracker("awaiting_screen", "yes", "yes", slots={"screen_followup": "affirm"}))
     assert again == {"red_flag_screen": "unspecified"}
+
+
+async def test_unsure_twice_means_the_signs_could_not_be_ruled_out():
+    assert await validate(tracker("awaiting_screen", "not sure")) == {"screen_followup": "unclear"}
+    t = tracker("awaiting_screen", "not sure", "not sure", slots={"screen_followup": "unclear"})
+    assert await validate(t) == {"red_flag_screen": "unclear"}
+    slots, text = await verdict(tracker("awaiting_screen", "not sure", slots={"red_flag_screen": "unclear"}))
+    assert slots == {"triage_category": "pump", "triage_urgency": "urgent"}
+    assert "couldn't rule out the warning signs" in text and "a warning sign you confirmed" not in text
+
+
+@pytest.mark.parametrize("reply", ["so it's not a disc?", "wait, is that bad?"])
+async def test_a_question_in_reply_to_the_screen_is_not_a_no(reply):
+    assert await validate(tracker("awaiting_screen", reply)) == {}
+
+
+async def test_a_denial_that_settles_its_own_doubt_clears_the_screen():
+    reply = "maybe a bit tingly? nah probably not, no numbness, bladder fine, no fever, no falls"
+    assert await validate(tracker("awaiting_screen", reply)) == {"red_flag_screen": "clear"}
 
 
 async def test_warning_sign_ends_the_interview():
     slots = await validate(tracker("awaiting_onset", "my groin went numb"))
-    assert slots == {"symptom_onset": "not_needed", "red_flag_screen": "positive"}
+    assert slots == {"symptom_onset": "not_needed", "symptom_course": "not_needed", "red_flag_screen": "positive"}
+
+
+@pytest.mark.parametrize("text", ["my dad's groin went numb", "a mate of mine had cauda equina", "could it be cauda equina?",
+                                  "had sciatica years ago, long gone"])
+async def test_someone_elses_or_a_past_sign_does_not_end_the_interview(text):
+    slots = await validate(tracker("awaiting_onset", text))
+    assert "red_flag_screen" not in slots
 
 
 async def test_question_is_not_taken_as_an_answer():
@@ -70,7 +107,18 @@ async def test_unclear_answer_moves_on():
 
 
 async def test_answer_fills_its_slot():
-    assert await validate(tracker("awaiting_onset", "During my sets")) == {"symptom_onset": "during"}
+    # tight during sets is a pump of the session: how long it lasts needs no question
+    assert await validate(tracker("awaiting_onset", "During my sets")) == {"symptom_onset": "during",
+                                                                           "symptom_course": "course"}
+
+
+async def test_how_long_is_asked_once_and_any_statement_answers_it():
+    t = tracker("awaiting_onset", "The next day or later", slots={"requested_slot": "symptom_course"})
+    t.events.append({"event": "bot", "text": "How long has it been going on?"})
+    t.events.append({"event": "user", "text": "after half hour it is gone",
+                     "parse_data": parsed("after half hour it is gone", "out_of_scope")})
+    t.latest_message = parsed("after half hour it is gone", "out_of_scope")
+    assert (await validate(t))["symptom_course"] == "unclear"
 
 
 async def test_verdict_sets_the_contract_slots():
@@ -78,7 +126,7 @@ async def test_verdict_sets_the_contract_slots():
     slots, text = await verdict(t)
     assert slots == {"triage_category": "pump", "triage_urgency": "self_care"}
     assert "Most likely: a muscle pump" in text and "not a diagnosis" in text
-    assert "tight + during sets + no warning signs" in text
+    assert "tight; during sets; no warning signs" in text
 
 
 async def test_verdict_after_a_warning_sign_in_the_screen():
@@ -100,11 +148,42 @@ async def test_verdict_ignores_findings_before_a_restart(name):
     assert slots["triage_category"] == "doms"  # nothing known after the restart: cautious default
 
 
-async def test_denying_nerve_signs_leaves_the_emergency_signs_to_ask():
+async def test_denying_nerve_signs_leaves_the_other_groups_to_ask():
     slots = await validate(tracker("awaiting_onset", "No numbness or tingling"))
-    assert slots == {"symptom_onset": "unclear", "screen_scope": "emergency"}
+    assert slots == {"symptom_onset": "unclear", "screen_scope": "cauda_equina,trauma_fever"}
 
 
 async def test_a_reply_that_only_denies_signs_clears_the_screen():
     reply = "zero numbness, nothing going down my legs"
     assert await validate(tracker("awaiting_screen", reply)) == {"red_flag_screen": "clear"}
+
+
+async def screen_message(slots):
+    dispatcher = CollectingDispatcher()
+    await ActionAskRedFlagScreen().run(dispatcher, tracker("awaiting_screen", slots=slots), {})
+    [message] = dispatcher.messages
+    return message["text"], [b["title"] for b in message["buttons"]]
+
+
+async def test_the_screen_names_every_emergency_sign_with_a_button_per_group():
+    text, buttons = await screen_message({})
+    for sign in ("groin", "bladder", "bowel", "both legs", "one leg", "fall", "fever", "chest", "breath", "urine"):
+        assert sign in text.lower(), sign
+    assert len(buttons) == 6 and buttons[-1] == "None of these"
+    assert all(len(line) <= 90 for line in text.splitlines())  # short lines for a phone
+
+
+async def test_a_partial_denial_asks_only_what_is_left():
+    text, buttons = await screen_message({"screen_scope": "urine"})
+    assert "urine" in text and "groin" not in text and buttons == ["Dark or bloody urine", "None of these"]
+
+
+@pytest.mark.parametrize("opening,scope", [
+    ("sore upper back after rows, no numbness or tingling, bladder fine, no fever, didn't fall", "chest"),
+    ("did murph yesterday, back extremely sore, no numbness or tingling, bladder fine, no fever, no fall", "urine"),
+    ("sore lower back after deadlifts, no numbness or tingling, bladder fine, no fever, didn't fall", None),
+])
+async def test_chest_and_urine_are_asked_when_the_story_calls_for_them(opening, scope):
+    slots = await validate(tracker("awaiting_onset", opening))
+    assert slots.get("screen_scope") == scope
+    assert ("red_flag_screen" in slots) == (scope is None)

@@ -4,9 +4,10 @@ import pytest
 from backcheck.triage.engine import Case, TriageEngine, default_engine
 
 
-def f(key, negated=False, number=None):
+def f(key, negated=False, number=None, context=None):
     kind, value = key.split(":")
-    return {"kind": kind, "value": value, "negated": negated, "number": number}
+    return {"kind": kind, "value": value, "negated": negated, "number": number,
+            "context": context or ("denied" if negated else "present")}
 
 
 def sev(n):
@@ -56,6 +57,18 @@ VERDICTS = [
     ([f("sensation:sharp"), f("onset:sudden"), f("red_flag:bladder_bowel", True)], "acute_injury", "see_professional"),
     # ...but saying it later outweighs the denial
     ([f("red_flag:numbness", True), f("sensation:tight"), f("red_flag:numbness")], "nerve_involvement", "urgent"),
+    # only the user's own present findings count
+    ([f("sensation:tight"), f("onset:during"), f("red_flag:radiating", context="past"), CLEAR], "pump", "self_care"),
+    ([f("sensation:tight"), f("onset:during"), f("red_flag:saddle_numbness", context="other_person"), CLEAR], "pump", "self_care"),
+    ([f("sensation:sore"), f("onset:delayed"), f("red_flag:trauma", context="figurative"), CLEAR], "doms", "self_care"),
+    ([f("sensation:sore"), f("onset:delayed"), f("red_flag:radiating", context="hypothetical"), CLEAR], "doms", "self_care"),
+    # "worse today than yesterday" on day 2 of DOMS is its peak; on day 5, or for a strain, it is worsening
+    ([f("sensation:sore"), f("onset:delayed"), days(2), f("trend:peaking"), CLEAR], "doms", "self_care"),
+    ([f("sensation:sore"), f("onset:delayed"), days(5), f("trend:peaking"), CLEAR], "doms", "see_professional"),
+    ([f("sensation:sharp"), f("onset:sudden"), f("trend:peaking"), CLEAR], "acute_injury", "see_professional"),
+    ([f("sensation:tight"), f("onset:during"), f("trend:peaking"), CLEAR], "pump", "see_professional"),
+    # the warning signs could not be ruled out: the underlying category, and a prompt check
+    ([f("sensation:tight"), f("onset:during"), f("screen:unclear")], "pump", "urgent"),
     # persistent or worsening goes to a professional whatever the category
     ([f("sensation:sore"), f("onset:delayed"), days(14), CLEAR], "doms", "see_professional"),
     ([f("sensation:tight"), f("onset:during"), f("trend:worsening"), CLEAR], "pump", "see_professional"),
@@ -76,18 +89,25 @@ def test_verdict(findings, category, urgency):
 
 # (findings, open questions)
 INTERVIEW = [
-    ([], ["onset", "sensation", "screen"]),
-    ([f("sensation:tight")], ["onset", "screen"]),
-    ([f("sensation:pain")], ["onset", "sensation", "screen"]),
+    ([], ["onset", "sensation", "course", "screen"]),
+    ([f("sensation:tight")], ["onset", "course", "screen"]),
+    ([f("sensation:pain")], ["onset", "sensation", "course", "screen"]),
     ([f("onset:during"), f("sensation:burning")], ["screen"]),
+    # how long and better or worse: asked for DOMS or a strain, not for a pump of the session
+    ([f("onset:delayed"), f("sensation:sore")], ["course", "screen"]),
+    ([f("onset:delayed"), f("sensation:sore"), days(2)], ["screen"]),
+    ([f("onset:sudden"), f("sensation:sharp"), f("trend:unchanged")], ["screen"]),
+    ([f("onset:sudden"), f("sensation:sharp")], ["course", "screen"]),
     # denying nerve signs leaves the emergency signs to ask about, and the other way round
     ([f("onset:during"), f("sensation:burning"), f("red_flag:numbness", True)], ["screen"]),
     ([f("onset:during"), f("sensation:burning"), f("red_flag:fever", True)], ["screen"]),
-    ([f("onset:during"), f("sensation:burning"), f("red_flag:numbness", True), f("red_flag:bladder_bowel", True)], []),
+    ([f("onset:during"), f("sensation:burning"), f("red_flag:numbness", True), f("red_flag:bladder_bowel", True)], ["screen"]),
+    ([f("onset:during"), f("sensation:burning"), f("red_flag:numbness", True), f("red_flag:bladder_bowel", True),
+      f("red_flag:fever", True)], []),
     ([f("onset:during"), f("sensation:burning"), CLEAR], []),
     ([f("red_flag:trauma")], []),
     ([f("sensation:tight"), f("red_flag:tingling")], []),
-    ([f("sensation:sharp", True)], ["onset", "sensation", "screen"]),
+    ([f("sensation:sharp", True)], ["onset", "sensation", "course", "screen"]),
 ]
 
 
@@ -97,17 +117,29 @@ def test_open_questions(findings, questions):
     assert engine.open_questions(Case.from_findings(findings)) == questions
 
 
-def test_screen_gaps_name_the_tier_still_open():
+def test_screen_gaps_name_the_groups_still_open():
     engine = default_engine()
-    assert engine.screen_gaps(Case.from_findings([f("red_flag:tingling", True)])) == ["emergency"]
-    assert engine.screen_gaps(Case.from_findings([f("red_flag:trauma", True)])) == ["nerve_involvement"]
-    assert engine.screen_gaps(Case.from_findings([CLEAR])) == []
+    gaps = lambda *found: engine.screen_gaps(Case.from_findings(found))  # noqa: E731
+    assert gaps(f("red_flag:tingling", True)) == ["cauda_equina", "trauma_fever"]
+    assert gaps(f("red_flag:trauma", True)) == ["one_limb", "cauda_equina"]
+    assert gaps(CLEAR) == []
+    # "maybe a bit tingly?" leaves its group open though numbness was denied
+    assert gaps(f("red_flag:numbness", True), f("red_flag:tingling", context="uncertain")) == [
+        "one_limb", "cauda_equina", "trauma_fever"]
+    # the chest after upper or mid back pain, the urine after an extreme workout: even when the rest is denied
+    denied_rest = [f("red_flag:numbness", True), f("red_flag:bladder_bowel", True), f("red_flag:fever", True)]
+    assert gaps(f("region:upper_back"), *denied_rest) == ["chest"]
+    assert gaps(f("region:ribs"), *denied_rest) == ["chest"]
+    assert gaps(f("cause:extreme_workout"), *denied_rest) == ["urine"]
+    assert gaps(f("sensation:extreme_sore"), f("region:mid_back"), *denied_rest) == ["chest", "urine"]
+    assert gaps(f("region:lower_back"), *denied_rest) == []
 
 
 def test_evidence_and_text():
     verdict = default_engine().assess([f("sensation:tight"), f("onset:during"), f("red_flag:numbness", True),
                                        f("cause:rounded_back"), sev(3)])
     assert verdict.evidence[:2] == ["tight", "during sets"]
+    assert "; ".join(verdict.evidence).endswith("no numbness")
     assert "no numbness" in verdict.evidence
     assert "3/10" in verdict.evidence
     text = verdict.as_markdown()

@@ -154,3 +154,123 @@ def test_spelling_normaliser():
     assert norm.correct("table") is None
     both = SpellingNormaliser(["pooped", "popped"])
     assert both.correct("poped") == "popped"
+
+
+# --- context: only the user's own present findings are symptoms -------------------------------------------------
+# (text, finding, its context)
+CONTEXT_CASES = [
+    # past and resolved
+    ("had sciatica a few years back, long gone", "red_flag:radiating", "past"),
+    ("had sciatica 2 yrs ago, long gone, this is different", "red_flag:radiating", "past"),
+    ("herniated a disc in 2019 with sciatica, fully recovered", "red_flag:radiating", "past"),
+    ("the sciatica from 2019 has been gone for years", "red_flag:radiating", "past"),
+    ("I used to get numbness in my foot when I was running", "red_flag:numbness", "past"),
+    ("history of sciatica but nothing now", "red_flag:radiating", "past"),
+    ("my leg went numb years ago after a car crash", "red_flag:numbness", "past"),
+    ("back in 2020 I had tingling down my leg, it cleared up", "red_flag:tingling", "past"),
+    ("last year I had pins and needles in my calf", "red_flag:tingling", "past"),
+    # someone else
+    ("my dad has sciatica", "red_flag:radiating", "other_person"),
+    ("a mate of mine had cauda equina", "red_flag:saddle_numbness", "other_person"),
+    ("my uncle had cauda equina so I'm paranoid", "red_flag:saddle_numbness", "other_person"),
+    ("my girlfriend says her legs go numb on hip thrusts", "red_flag:bilateral_legs", "other_person"),
+    ("my brother pissed blood after a leg day once", "red_flag:dark_urine", "other_person"),
+    ("a guy at my gym dropped the bar on his back", "red_flag:trauma", "other_person"),
+    ("my training partner felt tingling down his leg", "red_flag:tingling", "other_person"),
+    ("my wife can't feel her feet since yoga", "red_flag:bilateral_legs", "other_person"),
+    ("asking for a friend who has numbness in the groin", "red_flag:saddle_numbness", "other_person"),
+    ("he said his pee looked like coke after murph", "red_flag:dark_urine", "other_person"),
+    # hypothetical and general questions
+    ("do squats cause sciatica?", "red_flag:radiating", "hypothetical"),
+    ("could this be sciatica?", "red_flag:radiating", "hypothetical"),
+    ("what does cauda equina feel like", "red_flag:saddle_numbness", "hypothetical"),
+    ("what if I get numbness in my leg", "red_flag:numbness", "hypothetical"),
+    ("how do I know if I have rhabdo", "red_flag:dark_urine", "hypothetical"),
+    ("what are the signs of cauda equina", "red_flag:saddle_numbness", "hypothetical"),
+    ("is it sciatica or just a tight hamstring?", "red_flag:radiating", "hypothetical"),
+    ("how common is cauda equina in lifters", "red_flag:saddle_numbness", "hypothetical"),
+    ("in case I ever get tingling, what should I do", "red_flag:tingling", "hypothetical"),
+    ("can deadlifts cause a pinched nerve", "red_flag:radiating", "hypothetical"),
+    # figures of speech
+    ("feels like I got run over by a train", "red_flag:trauma", "figurative"),
+    ("feels like i got hit by a truck", "red_flag:trauma", "figurative"),
+    ("Feel like I got hit by a bus after that session", "red_flag:trauma", "figurative"),
+    ("legs are noodles, it was leg day", "red_flag:bilateral_legs", "figurative"),
+    ("after squats my legs are like jelly", "red_flag:bilateral_legs", "figurative"),
+    ("leg day destroyed me, legs are noodles and my back is tired", "red_flag:bilateral_legs", "figurative"),
+    ("felt like I'd been hit by a car the next morning", "red_flag:trauma", "figurative"),
+    # uncertain
+    ("maybe a bit tingly?", "red_flag:tingling", "uncertain"),
+    ("not sure if it's numbness or just stiffness", "red_flag:numbness", "uncertain"),
+    ("my foot feels a bit numb maybe", "red_flag:numbness", "uncertain"),
+    ("possibly some tingling in my calf", "red_flag:tingling", "uncertain"),
+    ("might be a little pins and needles", "red_flag:tingling", "uncertain"),
+    # present, as said: the real thing, not talked down
+    ("I fell off the box during box jumps", "red_flag:trauma", "present"),
+    ("I got hit by a car on my bike", "red_flag:trauma", "present"),
+    ("my legs feel like jelly", "red_flag:bilateral_legs", "present"),
+    ("is tingling down my leg normal?", "red_flag:tingling", "present"),
+    ("my dad says I should see someone because my foot is numb", "red_flag:numbness", "present"),
+    ("had sciatica years ago but now my foot is numb", "red_flag:numbness", "present"),
+    # scope ends at but, though, except, "...", a dash and a new clause
+    ("no tingling - my urine looks like coke though", "red_flag:dark_urine", "present"),
+    ("no tingling - my urine looks like coke though", "red_flag:tingling", "denied"),
+    ("no leg pain at all, but I can't pee", "red_flag:bladder_bowel", "present"),
+    ("no numbness though my groin feels weird and numb", "red_flag:saddle_numbness", "present"),
+    ("nothing down my legs except pins and needles in my foot", "red_flag:tingling", "present"),
+    ("no numbness... my pee is dark brown", "red_flag:dark_urine", "present"),
+    ("no numbness and now I can't pee", "red_flag:bladder_bowel", "present"),
+    ("no tingling or anything but my pee is dark brown", "red_flag:dark_urine", "present"),
+    ("No tingling, my pee looks like coke", "red_flag:dark_urine", "present"),
+    ("never had numbness before but now my foot is numb", "red_flag:numbness", "present"),
+    ("Just the right foot is weak, left leg is totally normal.", "red_flag:limb_weakness", "present"),
+    ("no numbness, tingling, weakness in my legs, bladder problems or fever", "red_flag:fever", "denied"),
+    ("the toilet is normal and between the legs no numb", "red_flag:bilateral_legs", None),
+    ("didnt actually fall or get hit", "red_flag:trauma", "denied"),
+    ("No numbness, legs are fine, no change with my bladder.", "red_flag:bladder_bowel", "denied"),
+    # a back that caved under the bar is a form fault, not a fall or a blow
+    ("my back caved under the bar on a heavy squat", "cause:rounded_back", "present"),
+    ("my back caved under the bar on a heavy squat", "red_flag:trauma", None),
+    ("got folded under a heavy squat and bailed onto the pins", "red_flag:trauma", None),
+    # sudden injury in everyday words
+    ("felt something give in my lower back on my last rep", "sensation:pop", "present"),
+    ("it went with a click on the way up", "sensation:pop", "present"),
+    ("got stuck bent over after picking up a plate", "sensation:spasm", "present"),
+    ("had to crawl to the car after deadlifts", "sensation:spasm", "present"),
+    ("can't stand up fully straight now", "red_flag:bilateral_legs", None),
+]
+
+
+@pytest.mark.parametrize("text,key,context", CONTEXT_CASES, ids=[f"{c[0][:40]}|{c[1]}" for c in CONTEXT_CASES])
+def test_context(text, key, context):
+    found = {f"{f.kind}:{f.value}": f.context for f in default_extractor().extract(text)}
+    assert found.get(key) == context, found
+
+
+# (text, days or None when the number is not the discomfort's)
+DURATIONS = [
+    ("I've run this programme for two months and my back is sore", None),
+    ("the meet is in 3 weeks, lower back sore since tuesday", None),
+    ("back in the gym after a month off, sore today", None),
+    ("been running 5/3/1 for two months, back is tight today", None),
+    ("Been training for this meet for 16 weeks. Just want to make sure this soreness is normal", None),
+    ("i switched to ppl like 3 weeks ago bc my coach said so, lower back is pumped", None),
+    ("herniated L5-S1 in 2019, did 6 months of physio, fine since", None),
+    ("16 weeks out from my show and my back is tight", None),
+    ("my lower back has ached for two weeks", 14),
+    ("it's been hurting for 10 days now", 10),
+    ("sore for 3 days since the session", 3),
+    ("tweaked it 2 weeks ago and it still hurts", 14),
+]
+
+
+@pytest.mark.parametrize("text,days", DURATIONS, ids=[d[0][:40] for d in DURATIONS])
+def test_a_duration_counts_only_when_it_is_the_discomforts(text, days):
+    found = [f.number for f in default_extractor().extract(text) if f.kind == "elapsed"]
+    assert (max(found) if found else None) == (pytest.approx(days) if days else None), found
+
+
+@pytest.mark.parametrize("text", ["worse today than yesterday", "even more sore today", "sorer than yesterday"])
+def test_worse_today_is_the_peak_not_worsening_on_its_own(text):
+    keys = {f"{f.kind}:{f.value}" for f in default_extractor().extract(text)}
+    assert "trend:peaking" in keys and "trend:worsening" not in keys

@@ -90,10 +90,10 @@ class SymptomEntityExtractor(GraphComponent, EntityExtractorMixin):
         own_report = (personal or not question) and "region" in kinds and kinds & {"sensation", "trend"}
         if "red_flag" in kinds and (personal or overridable):
             return cfg["symptom_intent"]
-        if "stance" in kinds:
+        if "stance" in kinds and not (own_report and not question):
             if intent in cfg["faq_intents"]:
                 return None
-            return cfg["general_intent"] if question else cfg["just_asking_intent"]
+            return cfg["general_intent"] if question or elsewhere else cfg["just_asking_intent"]
         if intent in symptom_intents and elsewhere and not kinds & {"sensation", "red_flag", "trend"}:
             return cfg["general_intent"]
         if intent in (cfg["just_asking_intent"], cfg["general_intent"]) and not question and not elsewhere:

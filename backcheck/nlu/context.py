@@ -57,6 +57,11 @@ def context_rules(config: Dict) -> List[ConTextRule]:
         literals = [lit for phrase in group.get("phrases", ()) for lit in _expand(str(phrase), classes)]
         rules += [ConTextRule(lit, group["category"], **options) for lit in literals]
         rules += [ConTextRule(str(p), group["category"], pattern=p, **options) for p in group.get("patterns", ())]
+    # medspaCy keys rules by their literal: a phrase in two groups would silently keep only one
+    seen = set()
+    duplicates = {r.literal for r in rules if r.literal in seen or seen.add(r.literal)}
+    if duplicates:
+        raise ValueError(f"context rules repeat these phrases: {sorted(duplicates)}")
     return rules
 
 

@@ -26,7 +26,8 @@ from backcheck.nlu.context import COMPONENT as CONTEXT_COMPONENT, DENIED, PRESEN
 LEXICON_PATH = Path(__file__).parent / "patterns" / "lexicon.yml"
 IGNORED_LABEL = "ignore"
 SEVERITY_PATTERNS = "severity"
-GAP_STOPS = ["no", "not", "n't", "nt", "never", "nothing", "without", "none", "nor", "but"]
+GAP_STOPS = ["no", "not", "n't", "nt", "never", "nothing", "without", "none", "nor", "but", "except", "apart", "besides",
+             "though", "although", "however"]
 
 
 @dataclass(frozen=True)
