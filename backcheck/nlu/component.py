@@ -41,7 +41,8 @@ class SymptomEntityExtractor(GraphComponent, EntityExtractorMixin):
                                     "goodbye", "help"],
             # a warning sign in a general question ("is numbness dangerous?") is not a report, unless personal
             "personal_pattern": r"\b(i|i'm|im|i've|ive|me|my|mine|myself)\b",
-            "question_pattern": r"\?\s*$|^\W*(is|are|do|does|can|could|should|would|what|why|how|when|will)\b",
+            "question_pattern": r"\?\s*$|(^|[,.;:!]\s|\s-\s|\bjust curious\W+)\W*"
+                                r"(is|are|do|does|can|could|should|would|what|why|how|when|will)\b",
         }
 
     def __init__(self, config: Dict[Text, Any], extractor: Optional[SymptomExtractor] = None) -> None:
