@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RASA = str(Path(sys.executable).parent / "rasa")
 ENV = dict(os.environ, PYTHONPATH=str(ROOT), RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="3")
-CONVERSATION = ["tight lower back after deadlifts", "During my sets", "No, none of these",
+CONVERSATION = ["tight lower back after deadlifts", "While lifting", "No, none of these",
                 "is a back pump dangerous?", "thanks"]
 
 

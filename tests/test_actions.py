@@ -102,6 +102,14 @@ async def test_question_is_not_taken_as_an_answer():
     assert await validate(tracker("awaiting_onset", "is it lactic acid?")) == {}
 
 
+async def test_just_asking_in_the_middle_of_the_check_changes_nothing_so_the_check_can_stop():
+    t = tracker("awaiting_onset")
+    parse = parsed("nothing hurts, just nerding out about training, its not me", "just_asking")
+    t.events.append({"event": "user", "text": parse["text"], "parse_data": parse})
+    t.latest_message = parse
+    assert await validate(t) == {}
+
+
 async def test_unclear_answer_moves_on():
     assert await validate(tracker("awaiting_onset", "not sure")) == {"symptom_onset": "unclear"}
 

@@ -91,7 +91,7 @@ def is_answer(message: Mapping, requested: Optional[str] = None) -> bool:
     How long and better or worse is asked once: any reply that is not a question answers it."""
     intent = (message.get("intent") or {}).get("name")
     if requested == SLOTS["course"] and intent != "just_asking":
-        return not is_question(message)
+        return bool(message_findings(message)) or not is_question(message)
     return bool(message_findings(message)) or intent not in NOT_AN_ANSWER
 
 
@@ -151,8 +151,14 @@ def screen_answer(message: Mapping, asked_again: bool) -> Dict:
 
 
 def interview_slots(engine: TriageEngine, events: List[Mapping], slots: Mapping, message: Mapping) -> Dict:
-    """The interview slots that change after the latest message, from everything said so far."""
+    """The interview slots that change after the latest message, from everything said so far.
+    Nothing changes after a question or "just asking": the form steps aside and that intent's rule answers."""
+    intent = (message.get("intent") or {}).get("name")
     screen, requested = SLOTS["screen"], slots.get("requested_slot")
+    signs = [f for f in message_findings(message) if f["kind"] == "red_flag"]
+    stepping_aside = not is_answer(message, requested) or (intent == "just_asking" and not signs)
+    if stepping_aside and not any(f["context"] == "present" for f in signs):
+        return {}
     values = slot_values(engine, Case.from_findings(conversation_findings(events, slots)))
     replied = bool(requested) and values.get(requested) is None and awaiting_reply(events)
     if requested == screen and contradicts_itself(message):

@@ -84,7 +84,7 @@ class SymptomEntityExtractor(GraphComponent, EntityExtractorMixin):
         """The intent the findings call for, or None to keep the classifier's."""
         cfg = self.config
         kinds = {f["kind"] for f in findings if f["context"] == "present"}
-        elsewhere = {f["kind"] for f in findings if f["context"] not in ("present", "denied")}
+        elsewhere = {f["kind"] for f in findings if f["context"] not in ("present", "denied", "uncertain")}
         overridable = intent in cfg["overridable_intents"]
         symptom_intents = {cfg["symptom_intent"], *cfg["overridable_intents"]}
         # a statement about one's back is a report; a question is one only when personal

@@ -57,9 +57,9 @@ def test_own_vignettes_pass_at_least_95_percent(bot, tmp_path, vignettes):
 def test_contract_slots_are_null_until_the_verdict(bot):
     sender = f"contract-{uuid.uuid4().hex[:8]}"
     reply = say(bot, sender, "tight lower back after deadlifts")
-    assert [b["title"] for b in reply[0]["buttons"]][0] == "During my sets"
+    assert [b["title"] for b in reply[0]["buttons"]][0] == "While lifting"
     assert (slots(bot, sender)["triage_category"], slots(bot, sender)["triage_urgency"]) == (None, None)
-    say(bot, sender, "During my sets")
+    say(bot, sender, "While lifting")
     assert slots(bot, sender)["triage_category"] is None
     reply = say(bot, sender, "No, none of these")
     assert "not a diagnosis" in reply[0]["text"]
@@ -81,7 +81,7 @@ def test_odd_input_gets_an_answer_and_the_conversation_goes_on(bot, text):
     sender = f"odd-{uuid.uuid4().hex[:8]}"
     say(bot, sender, "tight lower back after deadlifts")
     say(bot, sender, text)  # no crash (urlopen raises on 5xx)
-    reply = say(bot, sender, "During my sets")
+    reply = say(bot, sender, "While lifting")
     assert reply, "the assistant stopped answering"
 
 
@@ -99,10 +99,38 @@ def test_conversation_survives_a_server_restart_and_logs_keep_no_message_text(bo
     sender = f"persist-{uuid.uuid4().hex[:8]}"
     secret = "zebra-crossing-tight-back"
     say(bot, sender, f"tight lower back after deadlifts {secret}")
-    say(bot, sender, "During my sets")
+    say(bot, sender, "While lifting")
     bot.restart_rasa()
     reply = say(bot, sender, "No, none of these")  # the interview resumes where it was
     assert "Most likely" in reply[0]["text"]
     assert slots(bot, sender)["triage_category"] == "pump"
     logs = (bot.workdir / "rasa.log").read_text() + (bot.workdir / "actions.log").read_text()
     assert secret not in logs
+
+
+def test_a_question_in_reply_to_the_screen_is_not_a_no(bot):
+    sender = f"screen-q-{uuid.uuid4().hex[:8]}"
+    say(bot, sender, "tight lower back after deadlifts")
+    say(bot, sender, "While lifting")
+    reply = " ".join(m.get("text") or "" for m in say(bot, sender, "so it's not a disc?"))
+    assert slots(bot, sender)["triage_category"] is None
+    assert "groin" in reply.lower()  # the warning signs are asked again
+    say(bot, sender, "No, none of these")
+    assert slots(bot, sender)["triage_category"] == "pump"
+
+
+def test_only_asking_for_someone_else_stops_the_check_without_a_verdict(bot):
+    sender = f"just-asking-{uuid.uuid4().hex[:8]}"
+    say(bot, sender, "my lower back is sore")
+    reply = say(bot, sender, "oh it's not me, I'm asking for my dad")
+    assert "no check needed" in reply[0]["text"].lower()
+    assert (slots(bot, sender)["triage_category"], slots(bot, sender)["triage_urgency"]) == (None, None)
+
+
+def test_a_sign_revealed_only_when_the_screen_asks_escalates(bot):
+    sender = f"hidden-{uuid.uuid4().hex[:8]}"
+    say(bot, sender, "mid back is sore after a crazy crossfit class yesterday")
+    say(bot, sender, "The next day or later")
+    say(bot, sender, "about the same")
+    say(bot, sender, "now that you mention it my pee is brown like coke")
+    assert (slots(bot, sender)["triage_category"], slots(bot, sender)["triage_urgency"]) == ("emergency", "emergency")

@@ -28,7 +28,7 @@ ACTION_TIMEOUT_MS = 20_000  # every wait, click and navigation is bounded by thi
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
 # Answers for the follow-up questions, by button title, in order of preference.
-ANSWERS = ["During my sets", "Tight or pumped", "None of these"]
+ANSWERS = ["While lifting", "Tight or pumped", "None of these"]
 
 needs_chromium = pytest.mark.skipif(
     not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing: `apt-get install chromium` to run the browser tests"
@@ -175,7 +175,7 @@ def test_conversation_in_the_browser_survives_a_reload(site, bot, browser):
             chat.locator(".rw-client", has_text=choice).wait_for()
             clicked.append(choice)
         verdict.wait_for()
-        assert clicked[0] == "During my sets" and "None of these" in clicked, clicked
+        assert clicked[0] == "While lifting" and "None of these" in clicked, clicked
 
         # the verdict reads as formatted text, not raw markdown
         text = verdict.inner_text()
@@ -217,7 +217,7 @@ def test_conversation_in_the_browser_survives_a_reload(site, bot, browser):
 
         _, _, body = fetch(f"{bot.url}/conversations/{session_id}/tracker")
         said = [e.get("text") for e in json.loads(body)["events"] if e.get("event") == "user"]
-        assert "tight lower back after deadlifts" in said and "During my sets" in said
+        assert "tight lower back after deadlifts" in said and "While lifting" in said
         assert said[-1] == "thanks"
 
         assert not outside, f"the page loaded something from outside this server: {outside}"
