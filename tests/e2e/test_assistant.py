@@ -51,6 +51,9 @@ def test_own_vignettes_pass_at_least_95_percent(bot, tmp_path, vignettes):
     assert passed / (passed + failed) >= 0.95, summary
     emergencies = [r for r in results if r["expect"].get("urgency") == ["emergency"]]
     assert all(r["urgency"] == "emergency" for r in emergencies), "an emergency was missed"
+    others = [r for r in results if r["expect"].get("urgency") and "emergency" not in r["expect"]["urgency"]]
+    over = sum(r["urgency"] == "emergency" for r in others)
+    assert over <= 0.02 * len(others), f"over-triage to emergency {over}/{len(others)}"
     assert all(r["screened"] for r in results if r["urgency"] == "self_care"), "self-care verdict without a screen"
 
 
@@ -68,7 +71,7 @@ def test_contract_slots_are_null_until_the_verdict(bot):
 
 def test_a_warning_sign_after_the_verdict_escalates(bot):
     sender = f"late-flag-{uuid.uuid4().hex[:8]}"
-    for text in ["sore lower back the day after squats", "No, none of these"]:
+    for text in ["sore lower back the day after squats", "getting better", "No, none of these"]:
         say(bot, sender, text)
     assert slots(bot, sender)["triage_urgency"] == "self_care"
     say(bot, sender, "oh and now both my legs feel weak")
