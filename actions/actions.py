@@ -2,10 +2,11 @@
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from backcheck.dialogue.interview import conversation_findings, interview_slots, screen_question
+from backcheck.dialogue.followups import GENERAL, followup_answer
+from backcheck.dialogue.interview import conversation_findings, message_findings, starts_a_check, interview_slots, recheck_slots, screen_question
 from backcheck.triage.engine import default_engine
 
 
@@ -33,12 +34,43 @@ class ActionAskRedFlagScreen(Action):
 
 
 class ActionGiveVerdict(Action):
-    """Sends the verdict and sets the contract slots triage_category and triage_urgency."""
+    """Sends the verdict and sets the contract slots triage_category and triage_urgency; says what changed."""
 
     def name(self) -> Text:
         return "action_give_verdict"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
-        verdict = default_engine().assess(conversation_findings(tracker.events, tracker.current_slot_values()))
-        dispatcher.utter_message(text=verdict.as_markdown())
+        slots = tracker.current_slot_values()
+        verdict = default_engine().assess(conversation_findings(tracker.events, slots))
+        dispatcher.utter_message(text=verdict.as_markdown(previous=(slots.get("triage_category"),
+                                                                    slots.get("triage_urgency"))))
         return [SlotSet("triage_category", verdict.category), SlotSet("triage_urgency", verdict.urgency)]
+
+
+class ActionAnswerFollowup(Action):
+    """Answers a follow-up (train, ice or heat, how long, why...) for the user's own verdict."""
+
+    def name(self) -> Text:
+        return "action_answer_followup"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+        slots = tracker.current_slot_values()
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        category = slots.get("triage_category")
+        if not category and intent not in GENERAL and starts_a_check(message_findings(tracker.latest_message)):
+            return [FollowupAction("triage_form")]  # "my back is worse every day": a report, before any verdict
+        evidence = default_engine().assess(conversation_findings(tracker.events, slots)).evidence if category else ()
+        answer = followup_answer(intent, category, evidence)
+        if answer:
+            dispatcher.utter_message(text=answer)
+        return []
+
+
+class ActionRecheck(Action):
+    """"It's worse today": counts as worsening and asks the warning signs again before a new verdict."""
+
+    def name(self) -> Text:
+        return "action_recheck"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+        return [SlotSet(slot, value) for slot, value in recheck_slots(tracker.current_slot_values()).items()]

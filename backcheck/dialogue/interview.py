@@ -12,6 +12,7 @@ from typing import Dict, Iterable, List, Mapping, Optional
 
 import yaml
 
+from backcheck.dialogue.followups import FOLLOWUP_INTENTS
 from backcheck.nlu.codec import from_entities
 from backcheck.triage.engine import SCREEN_CLEAR, SCREEN_UNCLEAR, Case, TriageEngine
 
@@ -25,13 +26,15 @@ SCREEN_UNCLEAR_VALUE = "unclear"
 SCOPE_SLOT = "screen_scope"  # the warning-sign groups still to ask about, when the user ruled out the others
 SCREEN_UNSPECIFIED = "unspecified"
 FOLLOWUP_SLOT = "screen_followup"  # the warning-sign question was asked a second time
+RECHECK = "reported_worse"  # the user came back worse: worsening, and the warning signs asked again
 NOT_NEEDED = "not_needed"
 UNCLEAR = "unclear"
 
 # Intents that are something other than an answer to the question asked.
 NOT_AN_ANSWER = {"greet", "goodbye", "thank", "bot_challenge", "help", "start_over", "out_of_scope",
                  "ask_what_is_pump", "ask_pump_dangerous", "ask_lactic_acid", "ask_prevent_soreness",
-                 "ask_warmup", "ask_difference", "ask_general", "just_asking"}
+                 "ask_warmup", "ask_difference", "ask_general", "just_asking", *FOLLOWUP_INTENTS}
+LOOSE_ANSWERS = {"out_of_scope", "nlu_fallback"}
 DENIAL = re.compile(r"^\W*(no+|nope|nah|none|nothing|neither|not really|i don'?t think so|all good|negative)\b"
                     r"|\bnone of (these|those|them|that)\b|\bnothing like that\b|\bno to all\b", re.I)
 AFFIRMATION = re.compile(r"^\W*(yes|yeah|yep|yup|ya|y|i do|i have)\b", re.I)
@@ -60,6 +63,8 @@ def user_findings(events: Iterable[Mapping]) -> List[Dict]:
 def conversation_findings(events: Iterable[Mapping], slots: Mapping) -> List[Dict]:
     """User findings plus what the warning-sign screen answered."""
     findings = user_findings(events)
+    if slots.get(RECHECK):
+        findings.append({"kind": "trend", "value": "worsening", "negated": False})
     screen = slots.get(SLOTS["screen"])
     if screen == SCREEN_CLEAR_VALUE:
         findings.append({"kind": "screen", "value": SCREEN_CLEAR.split(":")[1], "negated": False})
@@ -82,6 +87,11 @@ def awaiting_reply(events: Iterable[Mapping]) -> bool:
     return False
 
 
+def starts_a_check(findings: Iterable[Mapping]) -> bool:
+    """Does a message say something about the user's own back (where, how it feels, its trend, a warning sign)?"""
+    return any(f["context"] == "present" and f["kind"] in ("region", "sensation", "trend", "red_flag") for f in findings)
+
+
 def is_question(message: Mapping) -> bool:
     return bool(QUESTION.search(message.get("text") or ""))
 
@@ -92,6 +102,8 @@ def is_answer(message: Mapping, requested: Optional[str] = None) -> bool:
     intent = (message.get("intent") or {}).get("name")
     if requested == SLOTS["course"] and intent != "just_asking":
         return bool(message_findings(message)) or not is_question(message)
+    if intent in LOOSE_ANSWERS and not is_question(message):
+        return True  # "near the end of each workout": an answer we could not read, not a new topic
     return bool(message_findings(message)) or intent not in NOT_AN_ANSWER
 
 
@@ -172,6 +184,13 @@ def interview_slots(engine: TriageEngine, events: List[Mapping], slots: Mapping,
         values[SCOPE_SLOT] = None
     return {slot: value for slot, value in values.items()
             if (value is not None or slot == SCOPE_SLOT) and value != slots.get(slot)}
+
+
+def recheck_slots(slots: Mapping) -> Dict:
+    """After "it's worse today" following a verdict: worsening counts, and the warning signs are asked again."""
+    if not slots.get("triage_category"):
+        return {}
+    return {RECHECK: True, SLOTS["screen"]: None, FOLLOWUP_SLOT: None, SCOPE_SLOT: None}
 
 
 def screen_question(engine: TriageEngine, slots: Mapping) -> Dict:

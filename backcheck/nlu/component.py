@@ -99,7 +99,8 @@ class SymptomEntityExtractor(GraphComponent, EntityExtractorMixin):
             return cfg["general_intent"]
         if intent in (cfg["just_asking_intent"], cfg["general_intent"]) and not question and not elsewhere:
             return cfg["symptom_intent"]  # "it just hangs around" answers a question; it is not "just asking"
-        if own_report and (overridable or intent in cfg["faq_intents"] or intent == cfg["general_intent"]):
+        answers = {cfg["general_intent"], cfg["just_asking_intent"], *cfg["faq_intents"]}
+        if own_report and (overridable or intent in answers):
             return cfg["symptom_intent"]
         if {"region", "sensation"} <= kinds and overridable:
             return cfg["symptom_intent"]

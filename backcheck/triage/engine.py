@@ -76,8 +76,12 @@ class Verdict:
     persistent: bool
     disclaimer: str
 
-    def as_markdown(self) -> str:
-        lines = [f"**Most likely: {self.name}.** {self.summary}"]
+    def as_markdown(self, previous: tuple = (None, None)) -> str:
+        lines = []
+        if previous[0] and tuple(previous) != (self.category, self.urgency):
+            lines.append(f"_Updated with what you've told me: this now looks like {self.name} "
+                         f"({self.urgency.replace('_', ' ')})._")
+        lines.append(f"**Most likely: {self.name}.** {self.summary}")
         if self.evidence:
             lines.append(f"**Why I think so:** {'; '.join(self.evidence)}")
         lines.append("**What to do now:**")
