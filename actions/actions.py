@@ -1,13 +1,16 @@
 """rasa_sdk glue: thin actions over backcheck/dialogue (the interview) and backcheck/triage (the verdict)."""
+from datetime import datetime, timedelta
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, FollowupAction, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, ReminderScheduled, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from backcheck.dialogue.followups import GENERAL, followup_answer
+from backcheck.dialogue.followups import GENERAL, followup_answer, followup_texts, summary, verdict_reply
 from backcheck.dialogue.interview import conversation_findings, message_findings, starts_a_check, interview_slots, recheck_slots, screen_question
-from backcheck.triage.engine import default_engine
+from backcheck.triage.engine import Case, default_engine
+
+CHECKIN_AFTER = timedelta(days=2)
 
 
 class ValidateTriageForm(Action):
@@ -41,9 +44,13 @@ class ActionGiveVerdict(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
         slots = tracker.current_slot_values()
-        verdict = default_engine().assess(conversation_findings(tracker.events, slots))
-        dispatcher.utter_message(text=verdict.as_markdown(previous=(slots.get("triage_category"),
-                                                                    slots.get("triage_urgency"))))
+        engine = default_engine()
+        verdict = engine.assess(conversation_findings(tracker.events, slots))
+        labels = engine.table["labels"]
+        denied_now = [labels.get(f"red_flag:{f['value']}", f["value"]) for f in message_findings(tracker.latest_message)
+                      if f["kind"] == "red_flag" and f["negated"]]
+        previous = (slots.get("triage_category"), slots.get("triage_urgency"))
+        dispatcher.utter_message(text=verdict_reply(verdict, previous, denied_now))
         return [SlotSet("triage_category", verdict.category), SlotSet("triage_urgency", verdict.urgency)]
 
 
@@ -57,10 +64,21 @@ class ActionAnswerFollowup(Action):
         slots = tracker.current_slot_values()
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         category = slots.get("triage_category")
-        if not category and intent not in GENERAL and starts_a_check(message_findings(tracker.latest_message)):
+        said = message_findings(tracker.latest_message)
+        if not category and intent not in GENERAL and starts_a_check(said):
             return [FollowupAction("triage_form")]  # "my back is worse every day": a report, before any verdict
-        evidence = default_engine().assess(conversation_findings(tracker.events, slots)).evidence if category else ()
-        answer = followup_answer(intent, category, evidence)
+        engine = default_engine()
+        findings = conversation_findings(tracker.events, slots)
+        verdict = engine.assess(findings) if category else None
+        if verdict and intent == "ask_summary":
+            dispatcher.utter_message(text=summary(Case.from_findings(findings), verdict, engine.table["labels"]))
+            return []
+        if verdict and intent == "accept_checkin":
+            dispatcher.utter_message(text=followup_texts()["checkin_scheduled"])
+            return [ReminderScheduled("EXTERNAL_checkin", datetime.now() + CHECKIN_AFTER, name="backcheck_checkin",
+                                      kill_on_user_message=False)]
+        trend = next((f["value"] for f in said if f["kind"] == "trend" and f["context"] == "present"), None)
+        answer = followup_answer(intent, category, verdict.evidence if verdict else (), trend)
         if answer:
             dispatcher.utter_message(text=answer)
         return []

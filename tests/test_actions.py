@@ -195,3 +195,37 @@ async def test_chest_and_urine_are_asked_when_the_story_calls_for_them(opening, 
     slots = await validate(tracker("awaiting_onset", opening))
     assert slots.get("screen_scope") == scope
     assert ("red_flag_screen" in slots) == (scope is None)
+
+
+async def test_a_new_problem_after_the_verdict_starts_a_new_check_from_what_was_said_about_it():
+    t = tracker("awaiting_screen", "No, none of these", slots={"red_flag_screen": "clear", "requested_slot": None,
+                                                                "triage_category": "pump", "triage_urgency": "self_care"})
+    text = "different thing: my mid back on the right has been sharp since I twisted yesterday"
+    t.events.append({"event": "user", "text": text, "parse_data": parsed(text)})
+    t.latest_message = parsed(text)
+    slots = await validate(t)
+    assert slots["triage_category"] is None and slots["triage_urgency"] is None
+    assert slots["red_flag_screen"] is None and "sharp" in slots["symptom_sensation"]
+
+
+async def test_a_summary_for_the_physio_names_what_when_how_and_the_signs_ruled_out():
+    from actions.actions import ActionAnswerFollowup
+    t = tracker("awaiting_screen", "No, none of these", slots={"red_flag_screen": "clear",
+                                                                "triage_category": "pump", "triage_urgency": "self_care"})
+    t.latest_message = {"intent": {"name": "ask_summary"}, "entities": [], "text": "summary for my physio pls"}
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerFollowup().run(dispatcher, t, {})
+    [message] = dispatcher.messages
+    for part in ("What:", "When and how it started: during sets", "How it feels: tight", "no warning signs",
+                 "most likely a muscle pump", "not a diagnosis"):
+        assert part in message["text"], part
+
+
+async def test_a_check_in_is_scheduled_as_a_reminder_after_a_self_care_verdict():
+    from actions.actions import ActionAnswerFollowup
+    t = tracker("awaiting_screen", slots={"triage_category": "doms", "triage_urgency": "self_care"})
+    t.latest_message = {"intent": {"name": "accept_checkin"}, "entities": [], "text": "check in with me later"}
+    dispatcher = CollectingDispatcher()
+    events = await ActionAnswerFollowup().run(dispatcher, t, {})
+    [reminder] = [e for e in events if e["event"] == "reminder"]
+    assert reminder["intent"] == "EXTERNAL_checkin" and "2 days" in dispatcher.messages[0]["text"]

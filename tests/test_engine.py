@@ -169,3 +169,11 @@ def test_knowledge_files_are_consistent():
     for weights in engine.table["weights"].values():
         assert set(weights) <= cats
     assert set(engine.advice["get_help"]) == set(engine.table["urgencies"])
+
+
+def test_a_correction_wins_but_a_warning_sign_is_not_talked_down():
+    corrected = [f("sensation:sore"), f("onset:delayed"), CLEAR, f("onset:delayed", True), f("sensation:sharp"),
+                 f("onset:sudden")]
+    assert default_engine().assess(corrected).category == "acute_injury"
+    flag_then_denied = [f("sensation:tight"), f("red_flag:numbness"), f("red_flag:numbness", True)]
+    assert default_engine().assess(flag_then_denied).category == "nerve_involvement"

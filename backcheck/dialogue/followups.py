@@ -18,7 +18,8 @@ TOPICS = {
     "ask_train": "train", "ask_ice_heat": "ice_heat", "ask_duration": "duration", "ask_stretches": "stretches",
     "ask_return": "return_heavy", "ask_why": "why", "ask_form": "form", "ask_professional": "professional",
     "ask_painkillers": "painkillers", "ask_where_emergency": "where_emergency", "report_better": "better",
-    "report_worse": "worse", "affirm": "acknowledge", "thank": "thanks",
+    "report_worse": "worse", "affirm": "acknowledge", "thank": "thanks", "ask_summary": "summary",
+    "accept_checkin": "checkin",
 }
 # answered the same whatever the verdict (and before one)
 GENERAL = {"ask_warning_signs": "warning_signs", "smalltalk": "smalltalk"}
@@ -32,8 +33,10 @@ def followup_texts() -> Dict:
         return yaml.safe_load(fh)
 
 
-def followup_answer(intent: str, category: Optional[str], evidence: Iterable[str] = ()) -> Optional[str]:
-    """The answer to a follow-up for this verdict's category, or None when the intent is not a follow-up."""
+def followup_answer(intent: str, category: Optional[str], evidence: Iterable[str] = (),
+                    trend: Optional[str] = None) -> Optional[str]:
+    """The answer to a follow-up for this verdict's category, or None when the intent is not a follow-up.
+    "Much better now - when can I squat heavy?" answers both: the news first, then the question."""
     texts = followup_texts()
     if intent in GENERAL:
         return texts[GENERAL[intent]]
@@ -42,8 +45,57 @@ def followup_answer(intent: str, category: Optional[str], evidence: Iterable[str
         return None
     if category is None:
         return None if intent == "report_worse" else texts["before_verdict"].get(topic, texts["before_verdict"]["any"])
-    answer = (texts["topics"].get(topic) or texts[topic])[category]
+    answers = texts["topics"].get(topic) or texts.get(topic) or {}
+    answer = answers.get(category)
+    if answer is None:
+        return None
+    news = {"improving": "better", "resolved": "better", "worsening": "worse"}.get(trend or "")
+    if news and news != topic and topic in texts["topics"]:
+        answer = f"{texts['topics'][news][category]} {answer}"
     evidence = list(evidence)
     if topic == "why" and evidence:
         answer = f"{answer} {texts['evidence_intro']} {'; '.join(evidence)}."
     return answer
+
+
+def verdict_reply(verdict, previous: tuple, denied_now: Iterable[str]) -> str:
+    """The verdict as a message: in full the first time or when it changed (saying so), else a short "got it"."""
+    texts = followup_texts()
+    if previous[0] and tuple(previous) == (verdict.category, verdict.urgency):
+        denied = list(dict.fromkeys(denied_now))
+        what = (": " + ", ".join(f"no {d}" for d in denied)) if denied else ""
+        return texts["unchanged"].format(what=what, name=verdict.name)
+    reply = verdict.as_markdown(previous=previous)
+    offer = texts["offers"].get(verdict.urgency)
+    return f"{reply}\n{offer}" if offer else reply
+
+
+def _label(key: str, labels: Dict) -> str:
+    return labels.get(key) or key.split(":", 1)[1].replace("_", " ")
+
+
+def summary(case, verdict, labels: Dict) -> str:
+    """A plain-text summary to show a physio or doctor: what, when and how, how it feels, course, signs ruled out,
+    and what was advised."""
+    texts = followup_texts()["summary"]
+
+    def said(*kinds: str) -> str:
+        found = [_label(k, labels) for k in case.present if k.split(":", 1)[0] in kinds]
+        return ", ".join(dict.fromkeys(found)) or texts["unknown"]
+
+    course = [f"about {case.elapsed_days:g} days"] if case.elapsed_days else []
+    course += [_label(k, labels) for k in case.present if k.startswith("trend:")]
+    ruled_out = [f"no {_label(k, labels)}" for k in case.absent if k.startswith("red_flag:")]
+    if not ruled_out and "screen:clear" in case.present:
+        ruled_out = [labels["screen:clear"]]
+    lines = [
+        texts["title"],
+        f"- {texts['what']}: back discomfort after training ({said('region')}); exercise: {said('exercise')}",
+        f"- {texts['started']}: {said('onset')}" + (f"; likely causes: {said('cause')}" if case.values("cause") else ""),
+        f"- {texts['feels']}: {said('sensation')}" + (f", {case.severity:g}/10" if case.severity is not None else ""),
+        f"- {texts['course']}: {', '.join(course) or texts['unknown']}",
+        f"- {texts['ruled_out']}: {', '.join(ruled_out) or texts['unknown']}",
+        f"- {texts['advised']}: most likely {verdict.name} ({verdict.urgency.replace('_', ' ')}). {verdict.get_help}",
+        texts["footer"],
+    ]
+    return "\n".join(lines)

@@ -28,6 +28,8 @@ SCREEN_UNSPECIFIED = "unspecified"
 FOLLOWUP_SLOT = "screen_followup"  # the warning-sign question was asked a second time
 RECHECK = "reported_worse"  # the user came back worse: worsening, and the warning signs asked again
 NOT_NEEDED = "not_needed"
+NEW_PROBLEM = "new_problem"
+VERDICT_SLOTS = ("triage_category", "triage_urgency")
 UNCLEAR = "unclear"
 
 # Intents that are something other than an answer to the question asked.
@@ -49,14 +51,20 @@ def screen_texts() -> Dict:
         return yaml.safe_load(fh)
 
 
+def new_problem(findings: Iterable[Mapping]) -> bool:
+    """"Different thing: my mid back..." starts a new check (no "start over" needed)."""
+    return any(f["kind"] == "stance" and f["value"] == NEW_PROBLEM and f["context"] == "present" for f in findings)
+
+
 def user_findings(events: Iterable[Mapping]) -> List[Dict]:
-    """Findings from every user turn of the conversation, oldest first (since the last restart)."""
+    """Findings from every user turn of the conversation, oldest first (since the last restart or new problem)."""
     findings: List[Dict] = []
     for event in events:
         if event.get("event") == "restart":
             findings = []
         elif event.get("event") == "user":
-            findings += from_entities((event.get("parse_data") or {}).get("entities"))
+            said = from_entities((event.get("parse_data") or {}).get("entities"))
+            findings = said if new_problem(said) else findings + said
     return findings
 
 
@@ -167,6 +175,8 @@ def interview_slots(engine: TriageEngine, events: List[Mapping], slots: Mapping,
     Nothing changes after a question or "just asking": the form steps aside and that intent's rule answers."""
     intent = (message.get("intent") or {}).get("name")
     screen, requested = SLOTS["screen"], slots.get("requested_slot")
+    if new_problem(message_findings(message)):
+        return fresh_check(engine, events, slots)
     signs = [f for f in message_findings(message) if f["kind"] == "red_flag"]
     stepping_aside = not is_answer(message, requested) or (intent == "just_asking" and not signs)
     if stepping_aside and not any(f["context"] == "present" for f in signs):
@@ -184,6 +194,13 @@ def interview_slots(engine: TriageEngine, events: List[Mapping], slots: Mapping,
         values[SCOPE_SLOT] = None
     return {slot: value for slot, value in values.items()
             if (value is not None or slot == SCOPE_SLOT) and value != slots.get(slot)}
+
+
+def fresh_check(engine: TriageEngine, events: List[Mapping], slots: Mapping) -> Dict:
+    """A new problem: the interview and the verdict start again from what was said about it."""
+    cleared = {slot: None for slot in (*SLOTS.values(), SCOPE_SLOT, FOLLOWUP_SLOT, RECHECK, *VERDICT_SLOTS)}
+    values = slot_values(engine, Case.from_findings(conversation_findings(events, {})))
+    return {**cleared, **{slot: value for slot, value in values.items() if value is not None}}
 
 
 def recheck_slots(slots: Mapping) -> Dict:

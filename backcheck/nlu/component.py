@@ -91,6 +91,8 @@ class SymptomEntityExtractor(GraphComponent, EntityExtractorMixin):
         own_report = (personal or not question) and "region" in kinds and kinds & {"sensation", "trend"}
         if "red_flag" in kinds and (personal or overridable):
             return cfg["symptom_intent"]
+        if overridable and any(f["kind"] == "red_flag" and f["context"] == "denied" for f in findings):
+            return cfg["symptom_intent"]  # "I said my legs are NOT numb": about the check, not a yes, no or thanks
         if "stance" in kinds and not (own_report and not question):
             if intent in cfg["faq_intents"]:
                 return None

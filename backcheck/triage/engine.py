@@ -31,6 +31,8 @@ class Case:
     """What is known so far: keys like "sensation:tight" that are present, denied or uncertain.
 
     Only the user's own findings count: past, hypothetical, someone else's and figurative ones are left out.
+    A correction wins ("actually it wasn't the next day"): the latest word on a finding counts, except that a
+    warning sign once said stays until it is cleared by a clear answer to the warning-sign question.
     """
 
     present: List[str] = field(default_factory=list)
@@ -51,6 +53,8 @@ class Case:
             elif f["kind"] == "elapsed" and f.get("number") is not None:
                 case.elapsed_days = max(case.elapsed_days or 0.0, float(f["number"]))
             elif context in where and key not in where[context]:
+                if context == DENIED and key in case.present and f["kind"] != "red_flag":
+                    case.present.remove(key)  # corrected
                 where[context].append(key)
         # Something said outright outweighs an earlier denial or doubt of it.
         case.absent = [k for k in case.absent if k not in case.present]
