@@ -6,8 +6,9 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, FollowupAction, ReminderScheduled, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from backcheck.dialogue.followups import GENERAL, followup_answer, followup_texts, summary, verdict_reply
-from backcheck.dialogue.interview import conversation_findings, message_findings, starts_a_check, interview_slots, recheck_slots, screen_question
+from backcheck.dialogue.followups import (GENERAL, followup_answer, followup_texts, new_problem_preface, summary,
+                                         verdict_reply)
+from backcheck.dialogue.interview import conversation_findings, message_findings, starts_a_check, interview_slots, new_problem, screen_question
 from backcheck.triage.engine import Case, default_engine
 
 CHECKIN_AFTER = timedelta(days=2)
@@ -20,8 +21,11 @@ class ValidateTriageForm(Action):
         return "validate_triage_form"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
-        changes = interview_slots(default_engine(), tracker.events, tracker.current_slot_values(),
-                                  tracker.latest_message or {})
+        engine = default_engine()
+        message = tracker.latest_message or {}
+        if new_problem(message_findings(message)):
+            dispatcher.utter_message(text=new_problem_preface(message_findings(message), engine.table["labels"]))
+        changes = interview_slots(engine, tracker.events, tracker.current_slot_values(), message)
         return [SlotSet(slot, value) for slot, value in changes.items()]
 
 
@@ -82,13 +86,3 @@ class ActionAnswerFollowup(Action):
         if answer:
             dispatcher.utter_message(text=answer)
         return []
-
-
-class ActionRecheck(Action):
-    """"It's worse today": counts as worsening and asks the warning signs again before a new verdict."""
-
-    def name(self) -> Text:
-        return "action_recheck"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
-        return [SlotSet(slot, value) for slot, value in recheck_slots(tracker.current_slot_values()).items()]

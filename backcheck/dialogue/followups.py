@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Dict, Iterable, Optional
+from typing import Dict, Iterable, Mapping, Optional
 
 import yaml
 
@@ -23,6 +23,8 @@ TOPICS = {
 }
 # answered the same whatever the verdict (and before one)
 GENERAL = {"ask_warning_signs": "warning_signs", "smalltalk": "smalltalk"}
+# answers that already say "go now" after an emergency verdict
+URGING = {"where_emergency", "worse", "acknowledge", "thanks", "train", "duration", "better"}
 # intents that never answer an interview question ("yes" may answer the warning-sign question)
 FOLLOWUP_INTENTS = (set(TOPICS) | set(GENERAL)) - {"affirm"}
 
@@ -55,6 +57,8 @@ def followup_answer(intent: str, category: Optional[str], evidence: Iterable[str
     evidence = list(evidence)
     if topic == "why" and evidence:
         answer = f"{answer} {texts['evidence_intro']} {'; '.join(evidence)}."
+    if category == "emergency" and topic not in URGING:
+        answer = f"{answer} {texts['emergency_reminder']}"
     return answer
 
 
@@ -64,7 +68,7 @@ def verdict_reply(verdict, previous: tuple, denied_now: Iterable[str]) -> str:
     if previous[0] and tuple(previous) == (verdict.category, verdict.urgency):
         denied = list(dict.fromkeys(denied_now))
         what = (": " + ", ".join(f"no {d}" for d in denied)) if denied else ""
-        return texts["unchanged"].format(what=what, name=verdict.name)
+        return texts["unchanged"].format(what=what, name=verdict.name, get_help=verdict.get_help)
     reply = verdict.as_markdown(previous=previous)
     offer = texts["offers"].get(verdict.urgency)
     return f"{reply}\n{offer}" if offer else reply
@@ -93,9 +97,16 @@ def summary(case, verdict, labels: Dict) -> str:
         f"- {texts['what']}: back discomfort after training ({said('region')}); exercise: {said('exercise')}",
         f"- {texts['started']}: {said('onset')}" + (f"; likely causes: {said('cause')}" if case.values("cause") else ""),
         f"- {texts['feels']}: {said('sensation')}" + (f", {case.severity:g}/10" if case.severity is not None else ""),
+        *([f"- {texts['signs']}: {said('red_flag')}"] if case.values("red_flag") else []),
         f"- {texts['course']}: {', '.join(course) or texts['unknown']}",
         f"- {texts['ruled_out']}: {', '.join(ruled_out) or texts['unknown']}",
         f"- {texts['advised']}: most likely {verdict.name} ({verdict.urgency.replace('_', ' ')}). {verdict.get_help}",
         texts["footer"],
     ]
     return "\n".join(lines)
+
+
+def new_problem_preface(findings: Iterable[Mapping], labels: Dict) -> str:
+    """"Okay - a separate problem (your upper back), so a fresh check for this one." """
+    where = [_label(f"region:{f['value']}", labels) for f in findings if f["kind"] == "region" and f["context"] == "present"]
+    return followup_texts()["new_problem"].format(where=f" (your {', '.join(dict.fromkeys(where))})" if where else "")

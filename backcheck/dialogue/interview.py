@@ -26,7 +26,7 @@ SCREEN_UNCLEAR_VALUE = "unclear"
 SCOPE_SLOT = "screen_scope"  # the warning-sign groups still to ask about, when the user ruled out the others
 SCREEN_UNSPECIFIED = "unspecified"
 FOLLOWUP_SLOT = "screen_followup"  # the warning-sign question was asked a second time
-RECHECK = "reported_worse"  # the user came back worse: worsening, and the warning signs asked again
+RECHECK = "rescreen_from"  # worse after the verdict: the user turn from which the warning signs are asked again
 NOT_NEEDED = "not_needed"
 NEW_PROBLEM = "new_problem"
 VERDICT_SLOTS = ("triage_category", "triage_urgency")
@@ -56,23 +56,27 @@ def new_problem(findings: Iterable[Mapping]) -> bool:
     return any(f["kind"] == "stance" and f["value"] == NEW_PROBLEM and f["context"] == "present" for f in findings)
 
 
-def user_findings(events: Iterable[Mapping]) -> List[Dict]:
-    """Findings from every user turn of the conversation, oldest first (since the last restart or new problem)."""
-    findings: List[Dict] = []
+def user_turns(events: Iterable[Mapping]) -> List[List[Dict]]:
+    """The findings of each user turn, oldest first, since the last restart or new problem."""
+    turns: List[List[Dict]] = []
     for event in events:
         if event.get("event") == "restart":
-            findings = []
+            turns = []
         elif event.get("event") == "user":
             said = from_entities((event.get("parse_data") or {}).get("entities"))
-            findings = said if new_problem(said) else findings + said
-    return findings
+            turns = [said] if new_problem(said) else turns + [said]
+    return turns
+
+
+def user_findings(events: Iterable[Mapping], rescreen_from: Optional[float] = None) -> List[Dict]:
+    """Findings from every user turn; after a re-check, warning signs denied before it no longer count as denied."""
+    return [f for i, said in enumerate(user_turns(events)) for f in said
+            if not (rescreen_from is not None and i < rescreen_from and f["kind"] == "red_flag" and f["negated"])]
 
 
 def conversation_findings(events: Iterable[Mapping], slots: Mapping) -> List[Dict]:
     """User findings plus what the warning-sign screen answered."""
-    findings = user_findings(events)
-    if slots.get(RECHECK):
-        findings.append({"kind": "trend", "value": "worsening", "negated": False})
+    findings = user_findings(events, slots.get(RECHECK))
     screen = slots.get(SLOTS["screen"])
     if screen == SCREEN_CLEAR_VALUE:
         findings.append({"kind": "screen", "value": SCREEN_CLEAR.split(":")[1], "negated": False})
@@ -177,6 +181,10 @@ def interview_slots(engine: TriageEngine, events: List[Mapping], slots: Mapping,
     screen, requested = SLOTS["screen"], slots.get("requested_slot")
     if new_problem(message_findings(message)):
         return fresh_check(engine, events, slots)
+    if slots.get("triage_category") and getting_worse(message_findings(message)):
+        slots = {**slots, **recheck_slots(events)}
+        values = slot_values(engine, Case.from_findings(conversation_findings(events, slots)))
+        return {**recheck_slots(events), **{k: v for k, v in values.items() if v is not None and v != slots.get(k)}}
     signs = [f for f in message_findings(message) if f["kind"] == "red_flag"]
     stepping_aside = not is_answer(message, requested) or (intent == "just_asking" and not signs)
     if stepping_aside and not any(f["context"] == "present" for f in signs):
@@ -203,11 +211,14 @@ def fresh_check(engine: TriageEngine, events: List[Mapping], slots: Mapping) -> 
     return {**cleared, **{slot: value for slot, value in values.items() if value is not None}}
 
 
-def recheck_slots(slots: Mapping) -> Dict:
-    """After "it's worse today" following a verdict: worsening counts, and the warning signs are asked again."""
-    if not slots.get("triage_category"):
-        return {}
-    return {RECHECK: True, SLOTS["screen"]: None, FOLLOWUP_SLOT: None, SCOPE_SLOT: None}
+def getting_worse(findings: Iterable[Mapping]) -> bool:
+    return any(f["kind"] == "trend" and f["value"] == "worsening" and f["context"] == "present" for f in findings)
+
+
+def recheck_slots(events: List[Mapping]) -> Dict:
+    """Worse since the verdict: the warning signs are asked again, from this turn on."""
+    return {RECHECK: float(len(user_turns(events)) - 1), SLOTS["screen"]: None, FOLLOWUP_SLOT: None,
+            SCOPE_SLOT: None}
 
 
 def screen_question(engine: TriageEngine, slots: Mapping) -> Dict:
