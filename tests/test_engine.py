@@ -177,3 +177,18 @@ def test_a_correction_wins_but_a_warning_sign_is_not_talked_down():
     assert default_engine().assess(corrected).category == "acute_injury"
     flag_then_denied = [f("sensation:tight"), f("red_flag:numbness"), f("red_flag:numbness", True)]
     assert default_engine().assess(flag_then_denied).category == "nerve_involvement"
+
+
+@pytest.mark.parametrize("findings,urgency", [
+    ([f("sensation:sore"), f("onset:delayed"), days(2), f("trend:worsening"), CLEAR], "self_care"),   # day 2: the peak
+    ([f("sensation:sore"), f("onset:delayed"), f("trend:peaking"), CLEAR], "self_care"),            # "than yesterday"
+    ([f("sensation:sore"), f("onset:delayed"), days(9), f("trend:worsening"), CLEAR], "see_professional"),
+    ([f("sensation:sore"), f("onset:delayed"), f("trend:worsening"), CLEAR], "see_professional"),  # day unknown
+])
+def test_worse_doms_is_its_peak_only_in_its_first_days(findings, urgency):
+    assert default_engine().assess(findings).urgency == urgency
+
+
+def test_worse_doms_of_unknown_day_asks_how_long():
+    case = Case.from_findings([f("sensation:sore"), f("onset:delayed"), f("trend:worsening")])
+    assert "course" in default_engine().open_questions(case)

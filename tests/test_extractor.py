@@ -274,3 +274,8 @@ def test_a_duration_counts_only_when_it_is_the_discomforts(text, days):
 def test_worse_today_is_the_peak_not_worsening_on_its_own(text):
     keys = {f"{f.kind}:{f.value}" for f in default_extractor().extract(text)}
     assert "trend:peaking" in keys and "trend:worsening" not in keys
+
+
+@pytest.mark.parametrize("text,days", [("its worse today than yesterday tho, day 2 now", 2), ("on day three now", 3)])
+def test_day_n_is_a_duration(text, days):
+    assert [f.number for f in default_extractor().extract(text) if f.kind == "elapsed"] == [days]

@@ -258,7 +258,7 @@ class SymptomExtractor:
                     continue
                 count = m.group(1).lower()
                 n = float(count) if count.isdigit() else float(self.word_numbers.get(count, 1))
-                unit = m.group(2).lower().rstrip("s")
+                unit = m.group(2).lower().rstrip("s") if m.lastindex >= 2 else "day"
                 days = n * float(self.unit_days.get(unit, 1))
                 found.append(Finding("elapsed", "days", m.group(0).strip(), m.start(), m.end(), number=round(days, 2)))
         return found

@@ -126,6 +126,8 @@ class TriageEngine:
 
     def course_known(self, case: Case) -> bool:
         """Duration and trend matter unless known, or unless it is a pump or fatigue of the session itself."""
+        if case.elapsed_days is None and self.leading(case) == "doms" and case.has("trend:worsening"):
+            return False  # worse DOMS: which day it is decides between its peak and real worsening
         if case.elapsed_days is not None or case.values("trend"):
             return True
         in_session = any(case.has(k) for k in self.table["interview"]["in_session"])
@@ -175,12 +177,16 @@ class TriageEngine:
         return next(c for c in self.table["tie_break"] if scores[c] == best)
 
     def worsening(self, case: Case) -> bool:
-        """Getting worse; but "worse today than yesterday" in the first days of DOMS is its normal peak."""
-        if any(case.has(k) for k in self.table["escalate_if"]):
-            return True
+        """Getting worse; but worse in the first days of DOMS is its normal peak ("worse today than yesterday"
+        says it is early days; plain "getting worse" needs the day known to be early)."""
         peak = self.table["doms_peak"]
-        in_peak = (case.elapsed_days or 0) <= peak["days"] and self.leading(case) == "doms"
-        return any(case.has(k) for k in peak["trends"]) and not in_peak
+        worse = any(case.has(k) for k in self.table["escalate_if"])
+        peaking = any(case.has(k) for k in peak["trends"])
+        if not (worse or peaking):
+            return False
+        early = case.elapsed_days is not None and case.elapsed_days <= peak["days"]
+        in_peak = self.leading(case) == "doms" and (early or (peaking and not worse and case.elapsed_days is None))
+        return not in_peak
 
     def persistent(self, case: Case) -> bool:
         lasting = (case.elapsed_days or 0) >= self.table["persistent_days"] and not case.has("trend:resolved")
