@@ -8,7 +8,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from backcheck.dialogue.followups import (GENERAL, followup_answer, followup_texts, new_problem_preface, summary,
                                          verdict_reply)
-from backcheck.dialogue.interview import conversation_findings, message_findings, starts_a_check, interview_slots, new_problem, screen_question
+from backcheck.dialogue.interview import (conversation_findings, interview_slots, message_findings, new_problem,
+                                          said_words, screen_question, starts_a_check)
 from backcheck.triage.engine import Case, default_engine
 
 CHECKIN_AFTER = timedelta(days=2)
@@ -75,7 +76,8 @@ class ActionAnswerFollowup(Action):
         findings = conversation_findings(tracker.events, slots)
         verdict = engine.assess(findings) if category else None
         if verdict and intent == "ask_summary":
-            dispatcher.utter_message(text=summary(Case.from_findings(findings), verdict, engine.table["labels"]))
+            words = said_words(tracker.events, ["exercise"])
+            dispatcher.utter_message(text=summary(Case.from_findings(findings), verdict, engine.table["labels"], words))
             return []
         if verdict and intent == "accept_checkin":
             dispatcher.utter_message(text=followup_texts()["checkin_scheduled"])

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Dict, Iterable, Mapping, Optional
+from typing import Dict, Iterable, List, Mapping, Optional
 
 import yaml
 
@@ -41,7 +41,8 @@ def followup_answer(intent: str, category: Optional[str], evidence: Iterable[str
     "Much better now - when can I squat heavy?" answers both: the news first, then the question."""
     texts = followup_texts()
     if intent in GENERAL:
-        return texts[GENERAL[intent]]
+        answer = texts[GENERAL[intent]]
+        return f"{answer} {texts['emergency_reminder']}" if category == "emergency" else answer
     topic = TOPICS.get(intent)
     if topic is None:
         return None
@@ -78,13 +79,15 @@ def _label(key: str, labels: Dict) -> str:
     return labels.get(key) or key.split(":", 1)[1].replace("_", " ")
 
 
-def summary(case, verdict, labels: Dict) -> str:
+def summary(case, verdict, labels: Dict, words: Optional[Dict[str, List[str]]] = None) -> str:
     """A plain-text summary to show a physio or doctor: what, when and how, how it feels, course, signs ruled out,
-    and what was advised."""
+    and what was advised. `words` are the user's own words for a kind of finding (the exercises), where known."""
     texts = followup_texts()["summary"]
+    words = words or {}
 
     def said(*kinds: str) -> str:
-        found = [_label(k, labels) for k in case.present if k.split(":", 1)[0] in kinds]
+        found = [w for k in kinds for w in words.get(k, ())]
+        found += [_label(k, labels) for k in case.present if k.split(":", 1)[0] in kinds and not words.get(k.split(":")[0])]
         return ", ".join(dict.fromkeys(found)) or texts["unknown"]
 
     course = [f"about {case.elapsed_days:g} days"] if case.elapsed_days else []

@@ -68,6 +68,22 @@ def user_turns(events: Iterable[Mapping]) -> List[List[Dict]]:
     return turns
 
 
+def said_words(events: Iterable[Mapping], kinds: Iterable[str]) -> Dict[str, List[str]]:
+    """The user's own words for findings of these kinds ("shrugs", "RDLs"), oldest first."""
+    kinds = set(kinds)
+    words: Dict[str, List[str]] = {}
+    for event in events:
+        text = event.get("text") or ""
+        if event.get("event") != "user":
+            continue
+        for e in (event.get("parse_data") or {}).get("entities") or ():
+            if e.get("entity") in kinds and not e.get("role") and "start" in e and text[e["start"]:e["end"]]:
+                words.setdefault(e["entity"], [])
+                if text[e["start"]:e["end"]].lower() not in words[e["entity"]]:
+                    words[e["entity"]].append(text[e["start"]:e["end"]].lower())
+    return words
+
+
 def user_findings(events: Iterable[Mapping], rescreen_from: Optional[float] = None) -> List[Dict]:
     """Findings from every user turn; after a re-check, warning signs denied before it no longer count as denied."""
     return [f for i, said in enumerate(user_turns(events)) for f in said

@@ -126,7 +126,8 @@ class TriageEngine:
 
     def course_known(self, case: Case) -> bool:
         """Duration and trend matter unless known, or unless it is a pump or fatigue of the session itself."""
-        if case.elapsed_days is None and self.leading(case) == "doms" and case.has("trend:worsening"):
+        if (case.elapsed_days is None and self.leading(case) == "doms" and case.has("trend:worsening")
+                and not case.has("trend:peaking")):
             return False  # worse DOMS: which day it is decides between its peak and real worsening
         if case.elapsed_days is not None or case.values("trend"):
             return True
@@ -185,7 +186,7 @@ class TriageEngine:
         if not (worse or peaking):
             return False
         early = case.elapsed_days is not None and case.elapsed_days <= peak["days"]
-        in_peak = self.leading(case) == "doms" and (early or (peaking and not worse and case.elapsed_days is None))
+        in_peak = self.leading(case) == "doms" and (early or (peaking and case.elapsed_days is None))
         return not in_peak
 
     def persistent(self, case: Case) -> bool:
