@@ -1,4 +1,5 @@
 """rasa_sdk glue: thin actions over backcheck/dialogue (the interview) and backcheck/triage (the verdict)."""
+import os
 from datetime import datetime, timedelta
 from typing import Any, Dict, List, Text
 
@@ -9,10 +10,16 @@ from rasa_sdk.executor import CollectingDispatcher
 from backcheck.dialogue.followups import (GENERAL, followup_answer, followup_texts, new_problem_preface, summary,
                                          verdict_reply)
 from backcheck.dialogue.interview import (conversation_findings, interview_slots, message_findings, new_problem,
-                                          said_words, screen_question, starts_a_check)
+                                          said_words, screen_question, sign_check_question, starts_a_check)
 from backcheck.triage.engine import Case, default_engine
 
 CHECKIN_AFTER = timedelta(days=2)
+
+
+def checkin_after() -> timedelta:
+    """When the check-in is sent: 2 days, or BACKCHECK_CHECKIN_SECONDS (tests, demos)."""
+    seconds = os.environ.get("BACKCHECK_CHECKIN_SECONDS")
+    return timedelta(seconds=float(seconds)) if seconds else CHECKIN_AFTER
 
 
 class ValidateTriageForm(Action):
@@ -38,6 +45,17 @@ class ActionAskRedFlagScreen(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
         dispatcher.utter_message(**screen_question(default_engine(), tracker.current_slot_values()))
+        return []
+
+
+class ActionAskSignCheck(Action):
+    """One plain question about a warning sign the user says was misread."""
+
+    def name(self) -> Text:
+        return "action_ask_sign_check"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+        dispatcher.utter_message(**sign_check_question(default_engine(), tracker.current_slot_values()))
         return []
 
 
@@ -81,7 +99,7 @@ class ActionAnswerFollowup(Action):
             return []
         if verdict and intent == "accept_checkin":
             dispatcher.utter_message(text=followup_texts()["checkin_scheduled"])
-            return [ReminderScheduled("EXTERNAL_checkin", datetime.now() + CHECKIN_AFTER, name="backcheck_checkin",
+            return [ReminderScheduled("EXTERNAL_checkin", datetime.now() + checkin_after(), name="backcheck_checkin",
                                       kill_on_user_message=False)]
         trend = next((f["value"] for f in said if f["kind"] == "trend" and f["context"] == "present"), None)
         answer = followup_answer(intent, category, verdict.evidence if verdict else (), trend)

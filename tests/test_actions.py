@@ -9,7 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from rasa.shared.nlu.training_data.message import Message
 
-from actions.actions import ActionAskRedFlagScreen, ActionGiveVerdict, ValidateTriageForm
+from actions.actions import ActionAskRedFlagScreen, ActionAskSignCheck, ActionGiveVerdict, ValidateTriageForm
 from backcheck.nlu.component import SymptomEntityExtractor
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -229,3 +229,39 @@ async def test_a_check_in_is_scheduled_as_a_reminder_after_a_self_care_verdict()
     events = await ActionAnswerFollowup().run(dispatcher, t, {})
     [reminder] = [e for e in events if e["event"] == "reminder"]
     assert reminder["intent"] == "EXTERNAL_checkin" and "2 days" in dispatcher.messages[0]["text"]
+
+
+def with_turns(t: Tracker, *turns) -> Tracker:
+    """Appends bot questions and user replies (text, intent) to a fixture tracker."""
+    for bot_text, (text, intent) in turns:
+        if bot_text:
+            t.events.append({"event": "bot", "text": bot_text})
+        parse = parsed(text, intent)
+        t.events.append({"event": "user", "text": text, "parse_data": parse})
+        t.latest_message = parse
+    return t
+
+
+async def test_a_misread_warning_sign_is_asked_about_plainly_and_cleared_by_a_clear_no():
+    # the verdict escalated on numbness; the user says it was misread
+    t = with_turns(tracker("awaiting_screen", slots={"triage_category": "nerve_involvement", "triage_urgency": "urgent",
+                                                     "red_flag_screen": "positive", "requested_slot": None}),
+                   (None, ("my foot went numb", "describe_symptom")),
+                   ("**Most likely: possible nerve involvement.**", ("I said my foot is NOT numb", "nlu_fallback")))
+    slots = await validate(t)
+    assert slots == {"disputed_sign": "numbness", "sign_check": None}
+    dispatcher = CollectingDispatcher()
+    await ActionAskSignCheck().run(dispatcher, tracker("awaiting_screen", slots=slots), {})
+    assert "do you have numbness right now" in dispatcher.messages[0]["text"]
+    # a clear no clears it, and the warning-sign question is asked (it was skipped when the sign ended the check)
+    state = {**t.slots, **slots, "requested_slot": "sign_check"}
+    t2 = with_turns(tracker("awaiting_screen", slots=state), (None, ("my foot went numb", "describe_symptom")),
+                    ("**Most likely**", ("I said my foot is NOT numb", "nlu_fallback")),
+                    ("Just to be sure...", ("No, I don't", "deny")))
+    cleared = await validate(t2)
+    assert cleared["sign_check"] == "cleared" and cleared["cleared_signs"].startswith("numbness@")
+    assert cleared["red_flag_screen"] is None
+    # anything but a clear no keeps the sign
+    t3 = with_turns(tracker("awaiting_screen", slots=state), (None, ("my foot went numb", "describe_symptom")),
+                    ("Just to be sure...", ("hmm not sure", "nlu_fallback")))
+    assert (await validate(t3))["sign_check"] == "kept"

@@ -29,6 +29,8 @@ FOLLOWUP_SLOT = "screen_followup"  # the warning-sign question was asked a secon
 RECHECK = "rescreen_from"  # worse after the verdict: the user turn from which the warning signs are asked again
 NOT_NEEDED = "not_needed"
 NEW_PROBLEM = "new_problem"
+# a warning sign the user says was misread ("I said my legs are NOT numb"): asked about plainly, cleared by a clear no
+SIGN_CHECK, DISPUTED, CLEARED = "sign_check", "disputed_sign", "cleared_signs"
 VERDICT_SLOTS = ("triage_category", "triage_urgency")
 UNCLEAR = "unclear"
 
@@ -84,15 +86,30 @@ def said_words(events: Iterable[Mapping], kinds: Iterable[str]) -> Dict[str, Lis
     return words
 
 
-def user_findings(events: Iterable[Mapping], rescreen_from: Optional[float] = None) -> List[Dict]:
-    """Findings from every user turn; after a re-check, warning signs denied before it no longer count as denied."""
-    return [f for i, said in enumerate(user_turns(events)) for f in said
-            if not (rescreen_from is not None and i < rescreen_from and f["kind"] == "red_flag" and f["negated"])]
+def cleared_signs(slots: Mapping) -> Dict[str, int]:
+    """Warning signs cleared by a clear no, with the user turn of that no: "numbness@4,trauma@7"."""
+    return {sign: int(turn) for sign, turn in (item.split("@") for item in (slots.get(CLEARED) or "").split(",") if item)}
+
+
+def user_findings(events: Iterable[Mapping], rescreen_from: Optional[float] = None,
+                  cleared: Optional[Mapping[str, int]] = None) -> List[Dict]:
+    """Findings from every user turn; after a re-check, warning signs denied before it no longer count as denied,
+    and a sign cleared by a clear no no longer counts from what was said before that no."""
+    cleared = cleared or {}
+
+    def counts(i: int, f: Mapping) -> bool:
+        if f["kind"] != "red_flag":
+            return True
+        if rescreen_from is not None and i < rescreen_from and f["negated"]:
+            return False
+        return not (f["context"] == "present" and i < cleared.get(f["value"], -1))
+
+    return [f for i, said in enumerate(user_turns(events)) for f in said if counts(i, f)]
 
 
 def conversation_findings(events: Iterable[Mapping], slots: Mapping) -> List[Dict]:
     """User findings plus what the warning-sign screen answered."""
-    findings = user_findings(events, slots.get(RECHECK))
+    findings = user_findings(events, slots.get(RECHECK), cleared_signs(slots))
     screen = slots.get(SLOTS["screen"])
     if screen == SCREEN_CLEAR_VALUE:
         findings.append({"kind": "screen", "value": SCREEN_CLEAR.split(":")[1], "negated": False})
@@ -173,6 +190,7 @@ def slot_values(engine: TriageEngine, case: Case) -> Dict[str, Optional[str]]:
             values[slot] = ", ".join(case.values(question)) or question
         else:
             values[slot] = NOT_NEEDED if flags else None
+    values[SIGN_CHECK] = NOT_NEEDED
     return values
 
 
@@ -201,7 +219,12 @@ def interview_slots(engine: TriageEngine, events: List[Mapping], slots: Mapping,
         slots = {**slots, **recheck_slots(events)}
         values = slot_values(engine, Case.from_findings(conversation_findings(events, slots)))
         return {**recheck_slots(events), **{k: v for k, v in values.items() if v is not None and v != slots.get(k)}}
+    if requested == SIGN_CHECK and awaiting_reply(events):
+        return sign_check_answer(engine, events, slots, message)
     signs = [f for f in message_findings(message) if f["kind"] == "red_flag"]
+    disputed = disputed_sign(engine, events, slots, signs)
+    if slots.get("triage_category") and disputed:
+        return {DISPUTED: disputed, SIGN_CHECK: None}
     stepping_aside = not is_answer(message, requested) or (intent == "just_asking" and not signs)
     if stepping_aside and not any(f["context"] == "present" for f in signs):
         return {}
@@ -220,9 +243,34 @@ def interview_slots(engine: TriageEngine, events: List[Mapping], slots: Mapping,
             if (value is not None or slot == SCOPE_SLOT) and value != slots.get(slot)}
 
 
+def disputed_sign(engine: TriageEngine, events: List[Mapping], slots: Mapping, signs: List[Mapping]) -> Optional[str]:
+    """A warning sign the verdict counted that the latest message denies."""
+    earlier = Case.from_findings(conversation_findings(events[:-1], slots) if events else [])
+    counted = set(engine.red_flags(earlier))
+    return next((f["value"] for f in signs if f["negated"] and f["value"] in counted), None)
+
+
+def sign_check_answer(engine: TriageEngine, events: List[Mapping], slots: Mapping, message: Mapping) -> Dict:
+    """The plain question about one disputed sign: a clear no clears it (and the interview goes on where it must);
+    anything else keeps it."""
+    sign = slots.get(DISPUTED)
+    reply = screen_reply(message)
+    present = any(f["kind"] == "red_flag" and f["context"] == "present" for f in message_findings(message))
+    if reply != "clear" or present or not sign:
+        return {SIGN_CHECK: "kept", DISPUTED: None}
+    cleared = {**cleared_signs(slots), sign: len(user_turns(events)) - 1}
+    after = {**slots, CLEARED: ",".join(f"{s}@{t}" for s, t in cleared.items())}
+    values = slot_values(engine, Case.from_findings(conversation_findings(events, after)))
+    reopened = {slot: None for slot, value in slots.items()
+                if slot in SLOTS.values() and value in (NOT_NEEDED, "positive") and values.get(slot) is None}
+    settled = {k: v for k, v in values.items() if v is not None and v != slots.get(k)}
+    return {**reopened, **settled, CLEARED: after[CLEARED], SIGN_CHECK: "cleared", DISPUTED: None}
+
+
 def fresh_check(engine: TriageEngine, events: List[Mapping], slots: Mapping) -> Dict:
     """A new problem: the interview and the verdict start again from what was said about it."""
     cleared = {slot: None for slot in (*SLOTS.values(), SCOPE_SLOT, FOLLOWUP_SLOT, RECHECK, *VERDICT_SLOTS)}
+    cleared[SIGN_CHECK] = NOT_NEEDED
     values = slot_values(engine, Case.from_findings(conversation_findings(events, {})))
     return {**cleared, **{slot: value for slot, value in values.items() if value is not None}}
 
@@ -235,6 +283,14 @@ def recheck_slots(events: List[Mapping]) -> Dict:
     """Worse since the verdict: the warning signs are asked again, from this turn on."""
     return {RECHECK: float(len(user_turns(events)) - 1), SLOTS["screen"]: None, FOLLOWUP_SLOT: None,
             SCOPE_SLOT: None}
+
+
+def sign_check_question(engine: TriageEngine, slots: Mapping) -> Dict:
+    """"Just to be sure: do you have numbness right now? Yes or no." """
+    texts = screen_texts()["sign_check"]
+    sign = engine.table["labels"].get(f"red_flag:{slots.get(DISPUTED)}", "that warning sign")
+    return {"text": texts["text"].format(sign=sign),
+            "buttons": [{"title": t, "payload": p} for t, p in texts["buttons"].items()]}
 
 
 def screen_question(engine: TriageEngine, slots: Mapping) -> Dict:

@@ -34,8 +34,9 @@ def wait_for(url: str, proc: subprocess.Popen, timeout: float = 180) -> None:
 
 
 class Bot:
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, extra_env=None):
         self.workdir = workdir
+        self.extra_env = dict(extra_env or {})
         self.port, self.actions_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.db = workdir / "trackers.db"
@@ -53,6 +54,8 @@ class Bot:
         env = dict(os.environ, PYTHONPATH=str(ROOT), RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="3")
         for var in ("TELEGRAM_TOKEN", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"):
             env.pop(var, None)
+        env.update(self.extra_env)
+        self.env = env
         rasa = str(Path(sys.executable).parent / "rasa")
         log = open(self.workdir / "actions.log", "w")
         actions = subprocess.Popen([rasa, "run", "actions", "--actions", "actions", "--port", str(self.actions_port)],
@@ -63,7 +66,7 @@ class Bot:
         return self
 
     def start_rasa(self, env=None) -> None:
-        env = env or dict(os.environ, PYTHONPATH=str(ROOT), RASA_TELEMETRY_ENABLED="false")
+        env = env or self.env
         rasa = str(Path(sys.executable).parent / "rasa")
         log = open(self.workdir / "rasa.log", "a")
         proc = subprocess.Popen([rasa, "run", "--model", str(MODEL), "--enable-api", "--interface", "127.0.0.1",
