@@ -192,3 +192,11 @@ def test_worse_doms_is_its_peak_only_in_its_first_days(findings, urgency):
 def test_worse_doms_of_unknown_day_asks_how_long():
     case = Case.from_findings([f("sensation:sore"), f("onset:delayed"), f("trend:worsening")])
     assert "course" in default_engine().open_questions(case)
+
+
+def test_the_evidence_never_contradicts_the_verdict():
+    verdict = default_engine().assess([f("sensation:sore"), f("sensation:stiff"), f("onset:right_after"),
+                                       f("sensation:tight"), CLEAR])
+    assert verdict.category == "doms"
+    assert "right after training" not in verdict.evidence and "tight" not in verdict.evidence
+    assert verdict.evidence[:2] == ["sore or achy", "stiff"]

@@ -211,8 +211,9 @@ class TriageEngine:
         weights = self.table["weights"]
         if category in self.table["red_flags"]:
             keys = [f"red_flag:{f}" for f in self.red_flags(case) if self.flag_tier[f] == category]
-        else:
-            keys = [k for k in self.evidence_keys(case) if (weights.get(k) or {}).get(category)]
+        else:  # what points to this category most: "right after training" is no evidence for DOMS
+            keys = [k for k in self.evidence_keys(case)
+                    if (weights.get(k) or {}).get(category) and weights[k][category] == max(weights[k].values())]
         said = [labels[k] for k in keys if k in labels]
         if case.severity is not None:
             said.append(f"{case.severity:g}/10")

@@ -137,3 +137,23 @@ def test_a_sign_revealed_only_when_the_screen_asks_escalates(bot):
     say(bot, sender, "about the same")
     say(bot, sender, "now that you mention it my pee is brown like coke")
     assert (slots(bot, sender)["triage_category"], slots(bot, sender)["triage_urgency"]) == ("emergency", "emergency")
+
+
+def followups(summary: str) -> tuple:
+    passed, total = map(int, re.search(r"follow-up checks passed (\d+)/(\d+)", summary).groups())
+    return passed, total
+
+
+@pytest.mark.skipif(not (SHARED_EVAL / "public_after.yaml").exists(), reason="../shared/eval is not beside the repo")
+def test_public_follow_ups_all_pass(bot, tmp_path):
+    passed, failed, _, results = simulate(bot, SHARED_EVAL / "public_after.yaml", tmp_path)
+    assert failed == 0, [r["after_failed"] for r in results if not r["ok"]]
+
+
+@pytest.mark.skipif(not (SHARED_EVAL / "simulate.py").exists(), reason="../shared/eval is not beside the repo")
+def test_blind_follow_ups_pass_at_least_95_percent_of_steps(bot, tmp_path):
+    vignettes = ROOT / "tests" / "vignettes" / "after" / "after_blind_vignettes.yaml"
+    proc = subprocess.run([sys.executable, str(SHARED_EVAL / "simulate.py"), "--url", bot.url, str(vignettes)],
+                          capture_output=True, text=True, timeout=1800)
+    passed, total = followups(proc.stdout)
+    assert total >= 90 and passed / total >= 0.95, proc.stdout[-4000:]
