@@ -18,15 +18,15 @@ TOPICS = {
     "ask_train": "train", "ask_ice_heat": "ice_heat", "ask_duration": "duration", "ask_stretches": "stretches",
     "ask_return": "return_heavy", "ask_why": "why", "ask_form": "form", "ask_professional": "professional",
     "ask_painkillers": "painkillers", "ask_where_emergency": "where_emergency", "report_better": "better",
-    "report_worse": "worse", "affirm": "acknowledge", "thank": "thanks", "ask_summary": "summary",
+    "report_worse": "worse", "ask_summary": "summary",
     "accept_checkin": "checkin",
 }
 # answered the same whatever the verdict (and before one)
 GENERAL = {"ask_warning_signs": "warning_signs", "smalltalk": "smalltalk"}
 # answers that already say "go now" after an emergency verdict
-URGING = {"where_emergency", "worse", "acknowledge", "thanks", "train", "duration", "better"}
+URGING = {"where_emergency", "worse", "train", "duration", "better"}
 # intents that never answer an interview question ("yes" may answer the warning-sign question)
-FOLLOWUP_INTENTS = (set(TOPICS) | set(GENERAL)) - {"affirm"}
+FOLLOWUP_INTENTS = set(TOPICS) | set(GENERAL)
 
 
 @lru_cache(maxsize=1)
