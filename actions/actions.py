@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from backcheck.dialogue.followups import (GENERAL, followup_answer, followup_texts, new_problem_preface, summary,
                                          verdict_reply)
 from backcheck.dialogue.interview import (conversation_findings, interview_slots, message_findings, new_problem,
-                                          said_words, screen_question, sign_check_question, starts_a_check)
+                                          said_words, sign_check_question, starts_a_check)
 from backcheck.triage.engine import Case, default_engine
 
 CHECKIN_AFTER = timedelta(days=2)
@@ -35,17 +35,6 @@ class ValidateTriageForm(Action):
             dispatcher.utter_message(text=new_problem_preface(message_findings(message), engine.table["labels"]))
         changes = interview_slots(engine, tracker.events, tracker.current_slot_values(), message)
         return [SlotSet(slot, value) for slot, value in changes.items()]
-
-
-class ActionAskRedFlagScreen(Action):
-    """The warning-sign question, for the groups still open."""
-
-    def name(self) -> Text:
-        return "action_ask_red_flag_screen"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
-        dispatcher.utter_message(**screen_question(default_engine(), tracker.current_slot_values()))
-        return []
 
 
 class ActionAskSignCheck(Action):

@@ -4,13 +4,16 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from rasa.shared.nlu.training_data.message import Message
 
-from actions.actions import ActionAskRedFlagScreen, ActionAskSignCheck, ActionGiveVerdict, ValidateTriageForm
+from actions.actions import ActionAskSignCheck, ActionGiveVerdict, ValidateTriageForm
+from backcheck.dialogue.interview import message_findings, screen_question, screen_reply
 from backcheck.nlu.component import SymptomEntityExtractor
+from backcheck.triage.engine import default_engine
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PARSED = json.loads((FIXTURES / "parsed_replies.json").read_text())
@@ -42,8 +45,10 @@ def slot_events(events):
     return {e["name"]: e["value"] for e in events if e["event"] == "slot"}
 
 
-async def validate(t: Tracker):
-    return slot_events(await ValidateTriageForm().run(CollectingDispatcher(), t, {}))
+async def validate(t: Tracker, wording: bool = False):
+    """The slots validation sets; the question's wording (screen_text) only when asked for."""
+    slots = slot_events(await ValidateTriageForm().run(CollectingDispatcher(), t, {}))
+    return slots if wording else {k: v for k, v in slots.items() if k != "screen_text"}
 
 
 async def verdict(t: Tracker):
@@ -166,24 +171,40 @@ async def test_a_reply_that_only_denies_signs_clears_the_screen():
     assert await validate(tracker("awaiting_screen", reply)) == {"red_flag_screen": "clear"}
 
 
-async def screen_message(slots):
-    dispatcher = CollectingDispatcher()
-    await ActionAskRedFlagScreen().run(dispatcher, tracker("awaiting_screen", slots=slots), {})
-    [message] = dispatcher.messages
-    return message["text"], [b["title"] for b in message["buttons"]]
+DOMAIN = yaml.safe_load((Path(__file__).parents[1] / "domain.yml").read_text())
 
 
-async def test_the_screen_names_every_emergency_sign_with_a_button_per_group():
-    text, buttons = await screen_message({})
+def screen_message(slots):
+    """The warning-sign question as the form shows it: the validated text, the domain's buttons."""
+    [response] = DOMAIN["responses"]["utter_ask_red_flag_screen"]
+    return screen_question(default_engine(), slots), [b["title"] for b in response["buttons"]]
+
+
+def test_the_screen_names_every_emergency_sign_with_a_button_per_group():
+    text, buttons = screen_message({})
     for sign in ("groin", "bladder", "bowel", "both legs", "one leg", "fall", "fever", "chest", "breath", "urine"):
         assert sign in text.lower(), sign
     assert len(buttons) == 6 and buttons[-1] == "None of these"
     assert all(len(line) <= 90 for line in text.splitlines())  # short lines for a phone
 
 
-async def test_a_partial_denial_asks_only_what_is_left():
-    text, buttons = await screen_message({"screen_scope": "urine"})
-    assert "urine" in text and "groin" not in text and buttons == ["Dark or bloody urine", "None of these"]
+def test_each_screen_button_reads_as_a_sign_of_its_group():
+    [response] = DOMAIN["responses"]["utter_ask_red_flag_screen"]
+    groups = default_engine().table["screen"]["groups"]
+    for button, group in zip(response["buttons"], groups):
+        found = {f["value"] for f in message_findings(parsed(button["payload"])) if f["context"] == "present"}
+        assert found & set(groups[group]), (button, found)
+    assert screen_reply(parsed(response["buttons"][-1]["payload"], "deny")) == "clear"
+
+
+def test_a_partial_denial_asks_only_what_is_left():
+    text, _ = screen_message({"screen_scope": "urine"})
+    assert "urine" in text and "groin" not in text
+
+
+async def test_the_validated_screen_text_follows_what_is_still_open():
+    slots = await validate(tracker("awaiting_onset", "No numbness or tingling"), wording=True)
+    assert "groin" in slots["screen_text"].lower() and "one leg" not in slots["screen_text"].lower()
 
 
 @pytest.mark.parametrize("opening,scope", [

@@ -23,6 +23,7 @@ SLOTS = {"onset": "symptom_onset", "sensation": "symptom_sensation", "course": "
          "screen": "red_flag_screen"}
 SCREEN_CLEAR_VALUE = "clear"
 SCREEN_UNCLEAR_VALUE = "unclear"
+SCREEN_TEXT = "screen_text"  # the warning-sign question as worded for the groups still open
 SCOPE_SLOT = "screen_scope"  # the warning-sign groups still to ask about, when the user ruled out the others
 SCREEN_UNSPECIFIED = "unspecified"
 FOLLOWUP_SLOT = "screen_followup"  # the warning-sign question was asked a second time
@@ -239,6 +240,8 @@ def interview_slots(engine: TriageEngine, events: List[Mapping], slots: Mapping,
             values[requested] = UNCLEAR
     if values[screen] is not None:
         values[SCOPE_SLOT] = None
+    else:
+        values[SCREEN_TEXT] = screen_question(engine, {**slots, **values})
     return {slot: value for slot, value in values.items()
             if (value is not None or slot == SCOPE_SLOT) and value != slots.get(slot)}
 
@@ -293,15 +296,13 @@ def sign_check_question(engine: TriageEngine, slots: Mapping) -> Dict:
             "buttons": [{"title": t, "payload": p} for t, p in texts["buttons"].items()]}
 
 
-def screen_question(engine: TriageEngine, slots: Mapping) -> Dict:
-    """The warning-sign question: one short line per group still open, a button for each, and "None of these"."""
+def screen_question(engine: TriageEngine, slots: Mapping) -> str:
+    """The warning-sign question: one short line per group still open (its buttons are in the domain's
+    `utter_ask_red_flag_screen`, which shows this text through the `screen_text` slot: no extra action call)."""
     texts = screen_texts()
     scope = [g for g in (slots.get(SCOPE_SLOT) or "").split(",") if g]
     groups = scope or list(engine.table["screen"]["groups"])
     followup = slots.get(FOLLOWUP_SLOT)
     intro = texts["again"].get(str(followup), texts["again"]["unclear"]) if followup else (
         texts["intro_rest"] if scope else texts["intro"])
-    lines = [intro] + [f"- {texts['groups'][g]['text']}" for g in groups]
-    buttons = [{"title": texts["groups"][g]["button"], "payload": texts["groups"][g]["payload"]} for g in groups]
-    buttons.append({"title": texts["none"]["button"], "payload": texts["none"]["payload"]})
-    return {"text": "\n".join(lines), "buttons": buttons}
+    return "\n".join([intro] + [f"- {texts['groups'][g]['text']}" for g in groups])
