@@ -37,6 +37,17 @@ class ValidateTriageForm(Action):
         return [SlotSet(slot, value) for slot, value in changes.items()]
 
 
+class ActionAskCheckin(Action):
+    """The check-in question, when it comes due (a reminder, or the web chat opening); asked once."""
+
+    def name(self) -> Text:
+        return "action_ask_checkin"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+        dispatcher.utter_message(response="utter_checkin")
+        return [SlotSet("checkin_due", None)]
+
+
 class ActionAskSignCheck(Action):
     """One plain question about a warning sign the user says was misread."""
 
@@ -88,8 +99,12 @@ class ActionAnswerFollowup(Action):
             return []
         if verdict and intent == "accept_checkin":
             dispatcher.utter_message(text=followup_texts()["checkin_scheduled"])
-            return [ReminderScheduled("EXTERNAL_checkin", datetime.now() + checkin_after(), name="backcheck_checkin",
-                                      kill_on_user_message=False)]
+            due = datetime.now() + checkin_after()
+            events: List[EventType] = [SlotSet("checkin_due", due.isoformat())]
+            if tracker.get_latest_input_channel() != "socketio":  # the web chat asks it when it next opens
+                events.append(ReminderScheduled("EXTERNAL_checkin", due, name="backcheck_checkin",
+                                                kill_on_user_message=False))
+            return events
         trend = next((f["value"] for f in said if f["kind"] == "trend" and f["context"] == "present"), None)
         answer = followup_answer(intent, category, verdict.evidence if verdict else (), trend)
         if answer:

@@ -250,6 +250,7 @@ async def test_a_check_in_is_scheduled_as_a_reminder_after_a_self_care_verdict()
     events = await ActionAnswerFollowup().run(dispatcher, t, {})
     [reminder] = [e for e in events if e["event"] == "reminder"]
     assert reminder["intent"] == "EXTERNAL_checkin" and "2 days" in dispatcher.messages[0]["text"]
+    assert slot_events(events)["checkin_due"] == reminder["date_time"]
 
 
 def with_turns(t: Tracker, *turns) -> Tracker:

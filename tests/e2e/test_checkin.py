@@ -100,3 +100,42 @@ def test_a_check_in_is_delivered_later_on_slack_and_worse_re_checks(channels):
     raw = json.dumps(message_event("It's worse today", event_id="EvCheckinWorse", ts="1700000999.000100")).encode()
     assert post(url, raw, sign(raw)) == 200
     assert wait_until(lambda: any("groin" in str(p).lower() for p in api.posts()[before:]), timeout=30)
+
+
+async def test_on_the_web_a_due_check_in_appears_when_the_chat_opens_again(channels):
+    import socketio
+
+    bot = channels[0]
+    session = f"web-checkin-{time.time_ns()}"
+    said = []
+
+    async def open_chat():
+        client = socketio.AsyncClient()
+        client.on("bot_uttered", lambda data: said.append(data.get("text") or ""))
+        await client.connect(bot.url, socketio_path="/socket.io/", transports=["polling"])
+        await client.emit("session_request", {"session_id": session})
+        return client
+
+    async def until(check, timeout=20.0):
+        deadline = time.time() + timeout
+        while time.time() < deadline and not check():
+            await asyncio.sleep(0.1)
+        return check()
+
+    chat = await open_chat()
+    for text in CONVERSATION:
+        before = len(said)
+        await chat.emit("user_uttered", {"message": text, "session_id": session})
+        assert await until(lambda: len(said) > before), f"no reply to {text!r}"
+    assert "check in with you" in said[-1]
+    await chat.disconnect()
+    await asyncio.sleep(4)  # BACKCHECK_CHECKIN_SECONDS=3: due while the chat is closed
+    assert not any(CHECKIN in s for s in said)
+    chat = await open_chat()
+    assert await until(lambda: any(CHECKIN in s for s in said)), "the check-in did not appear when the chat opened"
+    await chat.disconnect()
+    asked = sum(CHECKIN in s for s in said)
+    chat = await open_chat()  # asked once: not again on the next visit
+    await asyncio.sleep(2)
+    await chat.disconnect()
+    assert sum(CHECKIN in s for s in said) == asked == 1
