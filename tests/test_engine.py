@@ -200,3 +200,10 @@ def test_the_evidence_never_contradicts_the_verdict():
     assert verdict.category == "doms"
     assert "right after training" not in verdict.evidence and "tight" not in verdict.evidence
     assert verdict.evidence[:2] == ["sore or achy", "stiff"]
+
+
+def test_the_latest_trend_is_the_trend_and_a_changed_verdict_says_so_in_words():
+    verdict = default_engine().assess([f("sensation:sore"), f("onset:delayed"), f("trend:improving"), days(4),
+                                       CLEAR, f("trend:worsening")])
+    assert verdict.urgency == "see_professional" and "easing with movement" not in verdict.evidence
+    assert "worth seeing a doctor or physio" in verdict.as_markdown(previous=("doms", "self_care"))

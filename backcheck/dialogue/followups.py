@@ -103,7 +103,7 @@ def summary(case, verdict, labels: Dict, words: Optional[Dict[str, List[str]]] =
         *([f"- {texts['signs']}: {said('red_flag')}"] if case.values("red_flag") else []),
         f"- {texts['course']}: {', '.join(course) or texts['unknown']}",
         f"- {texts['ruled_out']}: {', '.join(ruled_out) or texts['unknown']}",
-        f"- {texts['advised']}: most likely {verdict.name} ({verdict.urgency.replace('_', ' ')}). {verdict.get_help}",
+        f"- {texts['advised']}: most likely {verdict.name} ({verdict.urgency_name}). {verdict.get_help}",
         texts["footer"],
     ]
     return "\n".join(lines)

@@ -55,6 +55,8 @@ class Case:
             elif context in where and key not in where[context]:
                 if context == DENIED and key in case.present and f["kind"] != "red_flag":
                     case.present.remove(key)  # corrected
+                if context == PRESENT and f["kind"] == "trend":  # the latest trend is the trend
+                    case.present[:] = [k for k in case.present if not k.startswith("trend:")]
                 where[context].append(key)
         # Something said outright outweighs an earlier denial or doubt of it.
         case.absent = [k for k in case.absent if k not in case.present]
@@ -79,12 +81,12 @@ class Verdict:
     get_help: str
     persistent: bool
     disclaimer: str
+    urgency_name: str = ""
 
     def as_markdown(self, previous: tuple = (None, None)) -> str:
         lines = []
         if previous[0] and tuple(previous) != (self.category, self.urgency):
-            lines.append(f"_Updated with what you've told me: this now looks like {self.name} "
-                         f"({self.urgency.replace('_', ' ')})._")
+            lines.append(f"_Updated with what you've told me: this now looks like {self.name} - {self.urgency_name}._")
         lines.append(f"**Most likely: {self.name}.** {self.summary}")
         if self.evidence:
             lines.append(f"**Why I think so:** {'; '.join(self.evidence)}")
@@ -244,7 +246,7 @@ class TriageEngine:
         if persistent and category not in self.table["red_flags"]:
             get_help = f"{self.advice['persistent']} {get_help}"
         return Verdict(category, urgency, text["name"], text["summary"], self.evidence(case, category), steps,
-                       get_help, persistent, self.advice["disclaimer"])
+                       get_help, persistent, self.advice["disclaimer"], self.advice["urgency_names"][urgency])
 
 
 @lru_cache(maxsize=1)
