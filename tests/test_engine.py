@@ -204,6 +204,12 @@ def test_the_evidence_never_contradicts_the_verdict():
 
 def test_the_latest_trend_is_the_trend_and_a_changed_verdict_says_so_in_words():
     verdict = default_engine().assess([f("sensation:sore"), f("onset:delayed"), f("trend:improving"), days(4),
-                                       CLEAR, f("trend:worsening")])
+                                       CLEAR, {**f("trend:worsening"), "turn": 3}])
     assert verdict.urgency == "see_professional" and "easing with movement" not in verdict.evidence
     assert "worth seeing a doctor or physio" in verdict.as_markdown(previous=("doms", "self_care"))
+
+
+def test_one_message_with_two_trends_keeps_both():
+    # "getting worse every day instead of better": worse counts
+    same_turn = [f("sensation:sore"), f("onset:delayed"), days(5), f("trend:worsening"), f("trend:improving"), CLEAR]
+    assert default_engine().assess(same_turn).urgency == "see_professional"

@@ -105,7 +105,7 @@ def user_findings(events: Iterable[Mapping], rescreen_from: Optional[float] = No
             return False
         return not (f["context"] == "present" and i < cleared.get(f["value"], -1))
 
-    return [f for i, said in enumerate(user_turns(events)) for f in said if counts(i, f)]
+    return [{**f, "turn": i} for i, said in enumerate(user_turns(events)) for f in said if counts(i, f)]
 
 
 def conversation_findings(events: Iterable[Mapping], slots: Mapping) -> List[Dict]:

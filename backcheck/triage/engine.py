@@ -45,6 +45,7 @@ class Case:
     def from_findings(cls, findings: Iterable[Mapping]) -> "Case":
         case = cls()
         where = {PRESENT: case.present, DENIED: case.absent, UNCERTAIN: case.uncertain}
+        trend_turn: Dict[str, int] = {}
         for f in findings:
             key = f"{f['kind']}:{f['value']}"
             context = f.get("context") or (DENIED if f.get("negated") else PRESENT)
@@ -55,8 +56,10 @@ class Case:
             elif context in where and key not in where[context]:
                 if context == DENIED and key in case.present and f["kind"] != "red_flag":
                     case.present.remove(key)  # corrected
-                if context == PRESENT and f["kind"] == "trend":  # the latest trend is the trend
-                    case.present[:] = [k for k in case.present if not k.startswith("trend:")]
+                if context == PRESENT and f["kind"] == "trend":  # a later message's trend replaces earlier ones
+                    turn = f.get("turn", 0)
+                    case.present[:] = [k for k in case.present if not (k.startswith("trend:") and trend_turn[k] < turn)]
+                    trend_turn[key] = turn
                 where[context].append(key)
         # Something said outright outweighs an earlier denial or doubt of it.
         case.absent = [k for k in case.absent if k not in case.present]
