@@ -217,9 +217,10 @@ def interview_slots(engine: TriageEngine, events: List[Mapping], slots: Mapping,
     if new_problem(message_findings(message)):
         return fresh_check(engine, events, slots)
     if slots.get("triage_category") and getting_worse(message_findings(message)):
-        slots = {**slots, **recheck_slots(events)}
+        recheck = recheck_slots(events)
+        slots = {**slots, **recheck}
         values = slot_values(engine, Case.from_findings(conversation_findings(events, slots)))
-        return {**recheck_slots(events), **{k: v for k, v in values.items() if v is not None and v != slots.get(k)}}
+        return {**recheck, **{k: v for k, v in values.items() if v is not None and v != slots.get(k)}}
     if requested == SIGN_CHECK and awaiting_reply(events):
         return sign_check_answer(engine, events, slots, message)
     signs = [f for f in message_findings(message) if f["kind"] == "red_flag"]
@@ -248,6 +249,8 @@ def interview_slots(engine: TriageEngine, events: List[Mapping], slots: Mapping,
 
 def disputed_sign(engine: TriageEngine, events: List[Mapping], slots: Mapping, signs: List[Mapping]) -> Optional[str]:
     """A warning sign the verdict counted that the latest message denies."""
+    if not any(f["negated"] for f in signs):
+        return None  # the common case: nothing denied, nothing to rebuild
     earlier = Case.from_findings(conversation_findings(events[:-1], slots) if events else [])
     counted = set(engine.red_flags(earlier))
     return next((f["value"] for f in signs if f["negated"] and f["value"] in counted), None)
