@@ -25,7 +25,7 @@ TOPICS = {
 GENERAL = {"ask_warning_signs": "warning_signs", "smalltalk": "smalltalk"}
 # answers that already say "go now" after an emergency verdict
 URGING = {"where_emergency", "worse", "train", "duration", "better"}
-# intents that never answer an interview question ("yes" may answer the warning-sign question)
+# intents that never answer an interview question on their own
 FOLLOWUP_INTENTS = set(TOPICS) | set(GENERAL)
 
 
@@ -48,8 +48,7 @@ def followup_answer(intent: str, category: Optional[str], evidence: Iterable[str
         return None
     if category is None:
         return None if intent == "report_worse" else texts["before_verdict"].get(topic, texts["before_verdict"]["any"])
-    answers = texts["topics"].get(topic) or texts.get(topic) or {}
-    answer = answers.get(category)
+    answer = texts["topics"].get(topic, {}).get(category)  # the summary and the check-in are the action's
     if answer is None:
         return None
     news = {"improving": "better", "resolved": "better", "worsening": "worse"}.get(trend or "")

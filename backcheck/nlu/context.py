@@ -6,16 +6,16 @@ The rules live in `patterns/context.yml`. No Rasa here.
 import itertools
 import re
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Optional
+from typing import Callable, Dict, List, Optional
 
 import yaml
 from medspacy.context import ConText, ConTextRule
 from spacy.language import Language
+
+from backcheck.nlu.codec import PRESENT
 from spacy.tokens import Span
 
 CONTEXT_PATH = Path(__file__).parent / "patterns" / "context.yml"
-PRESENT = "present"
-DENIED = "denied"
 COMPONENT = "backcheck_context"
 
 
@@ -82,7 +82,3 @@ class ContextReader:
     def __call__(self, span: Span) -> str:
         found = [self.categories[m.category] for m in span._.modifiers if m.category in self.categories]
         return min(found, key=self.rank.__getitem__, default=PRESENT)
-
-    @property
-    def contexts(self) -> Iterable[str]:
-        return [PRESENT, *self.rank]

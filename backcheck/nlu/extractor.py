@@ -21,7 +21,8 @@ from spacy.matcher import Matcher
 from spacy.tokens import Doc
 from spacy.util import filter_spans
 
-from backcheck.nlu.context import COMPONENT as CONTEXT_COMPONENT, DENIED, PRESENT, ContextReader, load_rules
+from backcheck.nlu.codec import DENIED_ROLE as DENIED, PRESENT
+from backcheck.nlu.context import COMPONENT as CONTEXT_COMPONENT, ContextReader, load_rules
 
 LEXICON_PATH = Path(__file__).parent / "patterns" / "lexicon.yml"
 IGNORED_LABEL = "ignore"
@@ -45,10 +46,6 @@ class Finding:
     @property
     def negated(self) -> bool:
         return self.context == DENIED
-
-    @property
-    def present(self) -> bool:
-        return self.context == PRESENT
 
     def as_dict(self) -> Dict:
         return {**asdict(self), "negated": self.negated}

@@ -32,7 +32,7 @@ class Case:
 
     Only the user's own findings count: past, hypothetical, someone else's and figurative ones are left out.
     A correction wins ("actually it wasn't the next day"): the latest word on a finding counts, except that a
-    warning sign once said stays until it is cleared by a clear answer to the warning-sign question.
+    warning sign once said stays (the dialogue clears it only after a clear no to a plain question about it).
     """
 
     present: List[str] = field(default_factory=list)
