@@ -19,12 +19,14 @@ export PYTHONWARNINGS := ignore::DeprecationWarning
 
 MODEL_INPUTS := config.yml domain.yml $(wildcard data/*.yml) $(shell find backcheck/nlu -type f -not -path '*/__pycache__/*' 2>/dev/null)
 
-.PHONY: help install run shell train validate test test-unit test-nlu test-stories test-e2e benchmark clean
+.PHONY: help install run shell train validate test test-unit test-nlu test-stories test-e2e benchmark purge token clean
 
 help:
 	@echo "make run    - set up, train if needed, start BackCheck on http://$(HOST):$(PORT)"
 	@echo "make test   - set up and run every test"
 	@echo "make shell  - chat with the running assistant in the terminal"
+	@echo "make token  - print the HTTP API token (RASA_AUTH_TOKEN, or the one generated into .secrets/)"
+	@echo "make purge  - delete conversations older than BACKCHECK_RETENTION_DAYS (default 30)"
 
 $(STAMPS)/venv: requirements.txt constraints.txt scripts/find-python.sh
 	@mkdir -p $(STAMPS)
@@ -58,14 +60,24 @@ $(MODEL): $(STAMPS)/venv $(MODEL_INPUTS)
 
 train: $(MODEL)
 
+# The action server restarts whenever it dies; the API needs a token (RASA_AUTH_TOKEN, else generated once into
+# .secrets/); expired conversations are purged at start-up. See backcheck/server.py.
 run: $(MODEL) $(STAMPS)/web
+	@$(PY) -m backcheck.privacy.store purge --endpoints endpoints.yml 2>/dev/null | tail -1 || true
 	@echo "Starting the action server on :$(ACTIONS_PORT) and Rasa on http://$(HOST):$(PORT) ..."
 	@echo "Talk to it:  open http://$(HOST):$(PORT)/chat/  (web widget),  make shell,  or"
 	@echo "  curl -s localhost:$(PORT)/webhooks/rest/webhook -d '{\"sender\":\"me\",\"message\":\"tight lower back after deadlifts\"}'"
+	@echo "HTTP API: add ?token=\$$(make -s token) to each call"
 	@trap 'kill 0' EXIT INT TERM; \
-	$(RASA) run actions --actions actions --port $(ACTIONS_PORT) --quiet & \
-	$(RASA) run --model $(MODEL) --enable-api --cors '*' --interface $(HOST) --port $(PORT) \
+	$(PY) -m backcheck.server supervise -- $(PY) -m backcheck.server actions --port $(ACTIONS_PORT) --quiet & \
+	$(PY) -m backcheck.server rasa --model $(MODEL) --enable-api --interface $(HOST) --port $(PORT) \
 	  --credentials credentials.yml --endpoints endpoints.yml
+
+token: $(STAMPS)/venv
+	@$(PY) -c "from backcheck.server import secret; print(secret('rasa_auth_token', 'RASA_AUTH_TOKEN'))"
+
+purge: $(STAMPS)/venv
+	$(PY) -m backcheck.privacy.store purge --endpoints endpoints.yml
 
 shell: $(STAMPS)/venv
 	$(PY) -m scripts.chat --url http://localhost:$(PORT)

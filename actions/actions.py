@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, FollowupAction, ReminderScheduled, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, ReminderCancelled, ReminderScheduled, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from backcheck.dialogue.followups import (GENERAL, followup_answer, followup_texts, new_problem_preface, summary,
@@ -110,3 +110,15 @@ class ActionAnswerFollowup(Action):
         if answer:
             dispatcher.utter_message(text=answer)
         return []
+
+
+class ActionForget(Action):
+    """The user confirmed "delete my data": cancel any check-in; the tracker store then deletes the conversation
+    (backcheck/privacy/store.py deletes it when it sees this action)."""
+
+    def name(self) -> Text:
+        return "action_forget"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+        dispatcher.utter_message(response="utter_forgotten")
+        return [ReminderCancelled()]

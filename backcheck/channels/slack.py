@@ -2,8 +2,9 @@
 
 Built on Rasa's stock Slack channel, with these changes:
 - credentials.yml names environment variables; if the bot token or signing
-  secret is unset the channel is OFF (its routes answer 503) instead of
-  failing start-up;
+  secret is unset the channel is OFF (its routes answer 404 with
+  X-Slack-No-Retry) instead of failing start-up;
+- request signatures are checked with slack_sdk's SignatureVerifier;
 - each event is handled once: requests carrying X-Slack-Retry-Num are ignored
   and event ids / message timestamps are de-duplicated;
 - Slack is acknowledged at once, the message is handled in a background task;
@@ -14,8 +15,6 @@ Built on Rasa's stock Slack channel, with these changes:
 """
 
 import asyncio
-import hashlib
-import hmac
 import json
 import logging
 import os
@@ -30,6 +29,7 @@ from rasa.core.channels.slack import SlackInput as RasaSlackInput
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,6 @@ DEFAULT_ENV = {
     "slack_channel_env": "SLACK_CHANNEL",
     "api_base_url_env": "SLACK_API_BASE_URL",
 }
-MAX_REQUEST_AGE_SECONDS = 5 * 60
 MAX_BUTTONS = 25  # Slack's limit for elements in one actions block
 # Message subtypes that are still a user writing to the bot.
 USER_SUBTYPES = {None, "file_share", "thread_broadcast"}
@@ -142,23 +141,22 @@ class SlackBot(RasaSlackBot):
 class SlackInput(RasaSlackInput):
     """Slack Events API + interactivity webhook at /webhooks/slack/webhook."""
 
+    # Variable names (never values) for the "off" log line.
+    required_env = (DEFAULT_ENV["slack_token_env"], DEFAULT_ENV["slack_signing_secret_env"])
+
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "SlackInput":
         credentials = credentials or {}
         names = {key: credentials.get(key) or default for key, default in DEFAULT_ENV.items()}
         values = {key: os.environ.get(name, "").strip() or None for key, name in names.items()}
-        if not (values["slack_token_env"] and values["slack_signing_secret_env"]):
-            logger.warning(
-                "Slack channel is OFF: set %s and %s to enable it.",
-                names["slack_token_env"],
-                names["slack_signing_secret_env"],
-            )
-        return cls(
+        channel = cls(
             slack_token=values["slack_token_env"],
             slack_signing_secret=values["slack_signing_secret_env"],
             slack_channel=values["slack_channel_env"],
             api_base_url=values["api_base_url_env"],
         )
+        channel.required_env = (names["slack_token_env"], names["slack_signing_secret_env"])
+        return channel
 
     def __init__(
         self,
@@ -170,6 +168,8 @@ class SlackInput(RasaSlackInput):
         self.enabled = bool(slack_token and slack_signing_secret)
         self.api_base_url = api_base_url
         self.seen = SeenCache()
+        # Checks the v0 signature and refuses timestamps over 5 minutes off.
+        self.verifier = SignatureVerifier(slack_signing_secret) if self.enabled else None
         super().__init__(
             slack_token or "",
             slack_channel,
@@ -188,25 +188,22 @@ class SlackInput(RasaSlackInput):
             self.slack_token, channel or self.slack_channel, thread_id, self.api_base_url
         )
 
-    def verification_error(self, request: Request) -> Optional[Text]:
-        """Checks Slack's v0 request signature. Returns an error or None."""
-        timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
-        signature = request.headers.get("X-Slack-Signature", "")
+    def signature_ok(self, request: Request) -> bool:
+        """True if the request carries a valid, fresh Slack signature."""
         try:
-            age = abs(time.time() - int(timestamp))
-        except (ValueError, OverflowError):
-            return "missing timestamp"
-        if age > MAX_REQUEST_AGE_SECONDS:
-            return "stale timestamp"
-        base = b"v0:" + timestamp.encode() + b":" + (request.body or b"")
-        digest = hmac.new(self.slack_signing_secret.encode(), base, hashlib.sha256)
-        expected = "v0=" + digest.hexdigest()
-        if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace")):
-            return "bad signature"
-        return None
+            return self.verifier.is_valid(
+                body=request.body or b"",
+                timestamp=request.headers.get("X-Slack-Request-Timestamp"),
+                signature=request.headers.get("X-Slack-Signature"),
+            )
+        except (ValueError, TypeError, OverflowError):
+            # Non-numeric timestamp, non-UTF-8 body or non-ASCII signature.
+            return False
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         slack_webhook = Blueprint("slack_webhook", __name__)
+        if not self.enabled:
+            logger.info("Slack channel is off: set %s and %s to turn it on", *self.required_env)
 
         @slack_webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -218,10 +215,9 @@ class SlackInput(RasaSlackInput):
         async def webhook(request: Request) -> HTTPResponse:
             if not self.enabled:
                 return self._off()
-            error = self.verification_error(request)
-            if error:
-                logger.warning("Rejected Slack request: %s.", error)
-                return response.json({"error": error}, status=401)
+            if not self.signature_ok(request):
+                logger.warning("Rejected Slack request: missing, invalid or stale signature.")
+                return response.json({"error": "invalid signature"}, status=401)
             retry = request.headers.get("X-Slack-Retry-Num")
             if retry:
                 reason = request.headers.get("X-Slack-Retry-Reason")
@@ -237,8 +233,11 @@ class SlackInput(RasaSlackInput):
 
     @staticmethod
     def _off() -> HTTPResponse:
+        # Slack retries any non-2xx unless told not to (X-Slack-No-Retry).
         return response.json(
-            {"status": "off", "message": "Slack channel is not configured."}, status=503
+            {"error": "the slack channel is off on this server"},
+            status=404,
+            headers={"X-Slack-No-Retry": "1"},
         )
 
     async def _handle(self, request: Request, on_new_message: OnNewMessage) -> HTTPResponse:

@@ -1,7 +1,8 @@
 """Telegram input channel for BackCheck.
 
 Fixes over rasa.core.channels.telegram (Rasa 3.6):
-- configured through environment variables; stays off without a token;
+- configured through environment variables; stays off without a token
+  (its routes then answer 404);
 - optional self-hosted Bot API server (api_base_url);
 - aiohttp session bound to the serving event loop (no "Event loop is closed");
 - webhook set at start-up in the background, with a secret token that is
@@ -169,6 +170,8 @@ class TelegramOutput(StockTelegramOutput):
 class TelegramInput(StockTelegramInput):
     """Telegram webhook channel, configured via environment variables."""
 
+    token_env = DEFAULT_ENV["access_token_env"]  # named in the "off" log line
+
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "TelegramInput":
         credentials = credentials or {}
@@ -176,7 +179,7 @@ class TelegramInput(StockTelegramInput):
         def env(key: Text) -> Optional[Text]:
             return os.environ.get(credentials.get(key) or DEFAULT_ENV[key]) or None
 
-        return cls(
+        channel = cls(
             access_token=env("access_token_env"),
             verify=env("verify_env"),
             webhook_url=env("webhook_url_env"),
@@ -184,6 +187,8 @@ class TelegramInput(StockTelegramInput):
             api_base_url=env("api_base_url_env"),
             start_message=credentials.get("start_message") or "hi",
         )
+        channel.token_env = credentials.get("access_token_env") or DEFAULT_ENV["access_token_env"]
+        return channel
 
     def __init__(
         self,
@@ -216,6 +221,8 @@ class TelegramInput(StockTelegramInput):
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
     ) -> Blueprint:
         bp = Blueprint("telegram_webhook", __name__)
+        if not self.enabled:
+            logger.info("Telegram channel is off: set %s to turn it on", self.token_env)
 
         @bp.listener("after_server_start")
         async def start(app: Any, loop: Any) -> None:
@@ -230,15 +237,14 @@ class TelegramInput(StockTelegramInput):
 
         @bp.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok", "enabled": self.enabled})
+            if not self.enabled:
+                return self._off()
+            return response.json({"status": "ok", "enabled": True})
 
         @bp.route("/webhook", methods=["POST"])
         async def webhook(request: Request) -> HTTPResponse:
             if not self.enabled:
-                return response.json(
-                    {"status": "disabled", "detail": "Telegram channel is not configured."},
-                    status=503,
-                )
+                return self._off()
             if not self._secret_ok(request.headers.get(SECRET_HEADER)):
                 logger.warning("Rejected Telegram update: missing or wrong secret token.")
                 return response.json({"status": "forbidden"}, status=403)
@@ -253,10 +259,14 @@ class TelegramInput(StockTelegramInput):
 
         return bp
 
+    @staticmethod
+    def _off() -> HTTPResponse:
+        # The route looks absent; nothing is read from the request.
+        return response.json({"error": "the telegram channel is off on this server"}, status=404)
+
     def _on_server_start(self) -> None:
         if not self.enabled:
-            logger.info("Telegram channel is off (no bot token configured).")
-            return
+            return  # already logged when the blueprint was built
         if not self.secret_token:
             logger.warning(
                 "No Telegram secret token configured: webhook updates are not authenticated."

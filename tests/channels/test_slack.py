@@ -17,7 +17,8 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 from rasa.core.channels.channel import UserMessage, register
-from sanic import Sanic
+from sanic import Blueprint, Sanic
+from slack_sdk.signature import SignatureVerifier
 
 import backcheck.channels.slack as slack_module
 from backcheck.channels.slack import SeenCache, SlackInput
@@ -33,6 +34,7 @@ BUTTONS = [
     {"title": "The next morning", "payload": '/inform{"onset":"next_day"}'},
 ]
 WEBHOOK = "/webhooks/slack/webhook"
+OFF_LINE = "Slack channel is off: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to turn it on"
 
 
 def _bound_socket() -> socket.socket:
@@ -311,13 +313,13 @@ async def test_acknowledges_before_dialogue_finishes(slack_env, fake_slack):
 @pytest.mark.asyncio
 async def test_bad_signature_is_rejected(slack, fake_slack):
     resp = await slack.post_event(message_event(), secret="wrong-secret")
-    assert resp.status in (400, 401)
+    assert resp.status == 401
 
     raw = json.dumps(message_event(event_id="Ev002")).encode()
     async with slack.http.post(
         slack.url + WEBHOOK, data=raw, headers={"Content-Type": "application/json"}
     ) as unsigned:
-        assert unsigned.status in (400, 401)
+        assert unsigned.status == 401
 
     await slack.settle()
     assert slack.agent.messages == [] and fake_slack.calls == []
@@ -327,7 +329,7 @@ async def test_bad_signature_is_rejected(slack, fake_slack):
 async def test_stale_timestamp_is_rejected(slack, fake_slack):
     ten_minutes_ago = int(time.time()) - 600
     resp = await slack.post_event(message_event(), timestamp=ten_minutes_ago)
-    assert resp.status in (400, 401)
+    assert resp.status == 401
     await slack.settle()
     assert slack.agent.messages == [] and fake_slack.calls == []
 
@@ -335,6 +337,97 @@ async def test_stale_timestamp_is_rejected(slack, fake_slack):
     assert (await slack.post_event(message_event())).status == 200
     await wait_for_posts(fake_slack, 1)
     assert len(fake_slack.posts()) == 1
+
+
+@pytest.mark.asyncio
+async def test_signature_is_checked_by_slack_sdk(slack, fake_slack, monkeypatch):
+    assert isinstance(slack.channel.verifier, SignatureVerifier)
+    checked: List[Dict[str, Any]] = []
+    real_is_valid = SignatureVerifier.is_valid
+
+    def spy(self, body, timestamp, signature):
+        checked.append({"body": body, "timestamp": timestamp, "signature": signature})
+        return real_is_valid(self, body, timestamp, signature)
+
+    monkeypatch.setattr(SignatureVerifier, "is_valid", spy)
+    raw = json.dumps(message_event()).encode()
+    headers = sign(raw)
+    assert (await slack.post(raw, "application/json")).status == 200
+    assert checked == [
+        {
+            "body": raw,
+            "timestamp": headers["X-Slack-Request-Timestamp"],
+            "signature": headers["X-Slack-Signature"],
+        }
+    ]
+    await wait_for_posts(fake_slack, 1)
+
+    # The verifier's answer decides: a well-signed request it refuses is refused.
+    monkeypatch.setattr(SignatureVerifier, "is_valid", lambda self, **kwargs: False)
+    resp = await slack.post_event(message_event(event_id="Ev002", ts="2.0"))
+    assert resp.status == 401
+    await slack.settle()
+    assert len(slack.agent.messages) == 1
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "case",
+    [
+        "no headers",
+        "no timestamp",
+        "no signature",
+        "timestamp not a number",
+        "timestamp huge",
+        "timestamp 6 minutes ahead",
+        "signature v1 prefix",
+        "signature not ascii",
+        "body changed after signing",
+    ],
+)
+async def test_bad_signature_headers_are_refused(slack, fake_slack, case):
+    raw = json.dumps(message_event()).encode()
+    headers = {"Content-Type": "application/json", **sign(raw)}
+    if case == "no headers":
+        del headers["X-Slack-Request-Timestamp"], headers["X-Slack-Signature"]
+    elif case == "no timestamp":
+        del headers["X-Slack-Request-Timestamp"]
+    elif case == "no signature":
+        del headers["X-Slack-Signature"]
+    elif case == "timestamp not a number":
+        headers["X-Slack-Request-Timestamp"] = "soon"
+    elif case == "timestamp huge":
+        headers["X-Slack-Request-Timestamp"] = "9" * 400
+    elif case == "timestamp 6 minutes ahead":
+        headers = {"Content-Type": "application/json", **sign(raw, timestamp=int(time.time()) + 360)}
+    elif case == "signature v1 prefix":
+        headers["X-Slack-Signature"] = "v1=" + headers["X-Slack-Signature"][3:]
+    elif case == "signature not ascii":
+        headers["X-Slack-Signature"] = headers["X-Slack-Signature"][:-1] + "é"
+    elif case == "body changed after signing":
+        raw = raw.replace(b"deadlifts", b"squats")
+
+    async with slack.http.post(slack.url + WEBHOOK, data=raw, headers=headers) as resp:
+        assert resp.status == 401
+        assert await resp.json() == {"error": "invalid signature"}
+    await slack.settle()
+    assert slack.agent.messages == [] and fake_slack.calls == []
+
+
+@pytest.mark.asyncio
+async def test_signed_non_utf8_body_is_refused_not_a_server_error(slack, fake_slack):
+    resp = await slack.post(b"\xff\xfe not utf-8", "application/json")
+    assert resp.status == 401
+    await slack.settle()
+    assert slack.agent.messages == [] and fake_slack.calls == []
+
+
+@pytest.mark.asyncio
+async def test_timestamp_under_five_minutes_old_is_accepted(slack, fake_slack):
+    four_minutes_ago = int(time.time()) - 240
+    assert (await slack.post_event(message_event(), timestamp=four_minutes_ago)).status == 200
+    await wait_for_posts(fake_slack, 1)
+    assert len(slack.agent.messages) == 1
 
 
 @pytest.mark.asyncio
@@ -438,7 +531,7 @@ async def test_button_click_in_thread_stays_in_thread(slack, fake_slack):
 @pytest.mark.asyncio
 async def test_form_payload_with_bad_signature_is_rejected(slack, fake_slack):
     resp = await slack.post(block_actions(), "application/x-www-form-urlencoded", secret="x")
-    assert resp.status in (400, 401)
+    assert resp.status == 401
     await slack.settle()
     assert slack.agent.messages == [] and fake_slack.calls == []
 
@@ -537,17 +630,63 @@ async def test_channel_is_off_without_env(monkeypatch, fake_slack, configured):
     channel = SlackInput.from_credentials(None)
     assert channel.enabled is False
     assert channel.get_output_channel() is None
+    assert channel.verifier is None
     async with serve(channel) as server:
         raw = json.dumps(message_event()).encode()
         headers = {"Content-Type": "application/json", **sign(raw)}
         async with server.http.post(server.url + WEBHOOK, data=raw, headers=headers) as resp:
-            assert resp.status == 503
-            assert (await resp.json())["status"] == "off"
+            assert resp.status == 404
+            assert resp.headers.get("X-Slack-No-Retry") == "1"  # else Slack retries
+            assert await resp.json() == {"error": "the slack channel is off on this server"}
+        async with server.http.post(server.url + WEBHOOK, data=b"{}") as unsigned:
+            assert unsigned.status == 404
         async with server.http.get(server.url + "/webhooks/slack/") as resp:
-            assert resp.status == 503
+            assert resp.status == 404
         await server.settle()
         assert server.agent.messages == []
     assert fake_slack.calls == []
+
+
+def test_off_channel_logs_one_line_when_its_blueprint_is_built(monkeypatch, caplog):
+    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    caplog.set_level(logging.DEBUG, logger="backcheck.channels.slack")
+
+    channel = SlackInput.from_credentials({})
+    assert caplog.records == []  # nothing yet: the line comes with the blueprint
+    blueprint = channel.blueprint(FakeAgent().handle_message)
+
+    assert isinstance(blueprint, Blueprint)
+    assert [(r.levelno, r.getMessage()) for r in caplog.records] == [(logging.INFO, OFF_LINE)]
+
+
+@pytest.mark.asyncio
+async def test_off_channel_start_up_logs_exactly_one_line_without_secrets(
+    monkeypatch, fake_slack, caplog
+):
+    monkeypatch.delenv("BC_SECRET", raising=False)
+    monkeypatch.setenv("BC_TOKEN", TOKEN)  # token set, secret missing: still off
+    monkeypatch.setenv("SLACK_API_BASE_URL", fake_slack.url)
+    caplog.set_level(logging.DEBUG, logger="backcheck.channels.slack")
+
+    channel = SlackInput.from_credentials(
+        {"slack_token_env": "BC_TOKEN", "slack_signing_secret_env": "BC_SECRET"}
+    )
+    async with serve(channel) as server:  # registered the way Rasa does it
+        async with server.http.post(server.url + WEBHOOK, data=b"{}") as resp:
+            assert resp.status == 404
+
+    off = [r for r in caplog.records if " is off" in r.getMessage()]
+    assert [(r.levelno, r.getMessage()) for r in off] == [
+        (logging.INFO, "Slack channel is off: set BC_TOKEN and BC_SECRET to turn it on")
+    ]
+    assert TOKEN not in caplog.text
+
+
+def test_configured_channel_logs_no_off_line(slack_env, caplog):
+    caplog.set_level(logging.DEBUG, logger="backcheck.channels.slack")
+    SlackInput.from_credentials({}).blueprint(FakeAgent().handle_message)
+    assert not [r for r in caplog.records if " is off" in r.getMessage()]
 
 
 def test_credentials_name_environment_variables(monkeypatch):

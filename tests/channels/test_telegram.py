@@ -18,7 +18,7 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 from rasa.core.channels.channel import UserMessage, register
-from sanic import Sanic
+from sanic import Blueprint, Sanic
 
 from backcheck.channels.telegram import SECRET_HEADER, TelegramInput, to_html
 
@@ -39,6 +39,8 @@ CREDENTIALS = {
     "secret_token_env": "TELEGRAM_SECRET_TOKEN",
     "api_base_url_env": "TELEGRAM_API_BASE_URL",
 }
+OFF_BODY = {"error": "the telegram channel is off on this server"}
+OFF_LINE = "Telegram channel is off: set TELEGRAM_TOKEN to turn it on"
 
 
 def _free_socket() -> socket.socket:
@@ -257,6 +259,7 @@ async def test_get_me_not_called_per_message(telegram_app, telegram_api):
 async def test_channel_is_off_without_token(monkeypatch, telegram_api):
     monkeypatch.delenv("TELEGRAM_TOKEN", raising=False)
     monkeypatch.setenv("TELEGRAM_WEBHOOK_URL", WEBHOOK_URL)
+    monkeypatch.setenv("TELEGRAM_SECRET_TOKEN", SECRET)  # right secret: still 404
     monkeypatch.setenv("TELEGRAM_API_BASE_URL", telegram_api.base_url)
     outgoing: List[str] = []
     real_request = aiohttp.ClientSession._request
@@ -274,13 +277,52 @@ async def test_channel_is_off_without_token(monkeypatch, telegram_api):
         dialogue = FakeDialogue()
         async with serve(build_app(channel, dialogue)) as base:
             await asyncio.sleep(0.05)  # give any start-up task a chance to run
-            status, body = await post_update(base, text_update("hello"))
-            assert status == 503
-            assert body["status"] == "disabled"
+            assert await post_update(base, text_update("hello")) == (404, OFF_BODY)
+            assert await post_update(base, text_update("hello"), secret=None) == (404, OFF_BODY)
+            async with aiohttp.ClientSession() as session:
+                async with session.get(f"{base}/webhooks/telegram/") as resp:
+                    assert resp.status == 404
         assert dialogue.messages == []
 
     assert outgoing == []
     assert telegram_api.calls == []
+
+
+def test_off_channel_logs_one_line_when_its_blueprint_is_built(monkeypatch, caplog):
+    monkeypatch.delenv("TELEGRAM_TOKEN", raising=False)
+    caplog.set_level(logging.DEBUG, logger="backcheck.channels.telegram")
+
+    channel = TelegramInput.from_credentials(CREDENTIALS)
+    assert caplog.records == []  # nothing yet: the line comes with the blueprint
+    blueprint = channel.blueprint(FakeDialogue().handle_message)
+
+    assert isinstance(blueprint, Blueprint)
+    assert [(r.levelno, r.getMessage()) for r in caplog.records] == [(logging.INFO, OFF_LINE)]
+
+
+@pytest.mark.asyncio
+async def test_off_channel_start_up_logs_exactly_one_line_without_secrets(monkeypatch, caplog):
+    monkeypatch.delenv("BC_TG_TOKEN", raising=False)
+    monkeypatch.setenv("TELEGRAM_TOKEN", TOKEN)  # set, but credentials name another variable
+    monkeypatch.setenv("TELEGRAM_SECRET_TOKEN", SECRET)
+    monkeypatch.setenv("TELEGRAM_WEBHOOK_URL", WEBHOOK_URL)
+    caplog.set_level(logging.DEBUG, logger="backcheck.channels.telegram")
+
+    channel = TelegramInput.from_credentials({**CREDENTIALS, "access_token_env": "BC_TG_TOKEN"})
+    async with serve(build_app(channel, FakeDialogue())) as base:  # start-up listeners run
+        assert (await post_update(base, text_update("hello")))[0] == 404
+
+    off = [r for r in caplog.records if " is off" in r.getMessage()]
+    assert [(r.levelno, r.getMessage()) for r in off] == [
+        (logging.INFO, "Telegram channel is off: set BC_TG_TOKEN to turn it on")
+    ]
+    assert TOKEN not in caplog.text and SECRET not in caplog.text
+
+
+def test_configured_channel_logs_no_off_line(telegram_env, caplog):
+    caplog.set_level(logging.DEBUG, logger="backcheck.channels.telegram")
+    TelegramInput.from_credentials(CREDENTIALS).blueprint(FakeDialogue().handle_message)
+    assert not [r for r in caplog.records if " is off" in r.getMessage()]
 
 
 def _boot_like_rasa_and_send_update(api: FakeTelegramAPI, statuses: List[int]) -> None:

@@ -1,9 +1,11 @@
 """Starts the real assistant (action server + Rasa server with REST, socketio and the API) for end-to-end tests."""
 import os
+import secrets
 import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -41,24 +43,35 @@ class Bot:
         self.url = f"http://127.0.0.1:{self.port}"
         self.db = workdir / "trackers.db"
         self.procs = []
+        self.token = secrets.token_urlsafe(24)
+
+    def q(self, path: str, **params) -> str:
+        """URL of `path` on this bot with the API token (and any other query parameters)."""
+        query = urllib.parse.urlencode(dict(token=self.token, **params))
+        return f"{self.url}{path}{'&' if '?' in path else '?'}{query}"
 
     def endpoints(self) -> Path:
         path = self.workdir / "endpoints.yml"
         path.write_text(
             f'action_endpoint:\n  url: "http://127.0.0.1:{self.actions_port}/webhook"\n'
-            f'tracker_store:\n  type: SQL\n  dialect: "sqlite"\n  db: "{self.db}"\n'
+            f'tracker_store:\n  type: backcheck.privacy.store.PrivateSQLTrackerStore\n'
+            f'  dialect: "sqlite"\n  db: "{self.db}"\n'
         )
         return path
 
     def start(self) -> "Bot":
-        env = dict(os.environ, PYTHONPATH=str(ROOT), RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="3")
+        env = dict(os.environ, PYTHONPATH=str(ROOT), RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="3",
+                   RASA_AUTH_TOKEN=self.token, BACKCHECK_SECRETS_DIR=str(self.workdir / "secrets"))
         for var in ("TELEGRAM_TOKEN", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"):
             env.pop(var, None)
         env.update(self.extra_env)
         self.env = env
-        rasa = str(Path(sys.executable).parent / "rasa")
         log = open(self.workdir / "actions.log", "w")
-        actions = subprocess.Popen([rasa, "run", "actions", "--actions", "actions", "--port", str(self.actions_port)],
+        # as `make run` starts it: supervised, so an action server that dies is started again
+        self.actions_pidfile = self.workdir / "actions.pid"
+        actions = subprocess.Popen([sys.executable, "-m", "backcheck.server", "supervise", "--pidfile",
+                                    str(self.actions_pidfile), "--", sys.executable, "-m", "backcheck.server",
+                                    "actions", "--port", str(self.actions_port)],
                                    cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         self.procs.append(actions)
         self.start_rasa(env)
@@ -67,9 +80,8 @@ class Bot:
 
     def start_rasa(self, env=None) -> None:
         env = env or self.env
-        rasa = str(Path(sys.executable).parent / "rasa")
         log = open(self.workdir / "rasa.log", "a")
-        proc = subprocess.Popen([rasa, "run", "--model", str(MODEL), "--enable-api", "--interface", "127.0.0.1",
+        proc = subprocess.Popen([sys.executable, "-m", "backcheck.server", "rasa", "--model", str(MODEL), "--enable-api", "--interface", "127.0.0.1",
                                  "--port", str(self.port), "--credentials", str(ROOT / "credentials.yml"),
                                  "--endpoints", str(self.endpoints())],
                                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -17,7 +17,7 @@ OWN_VIGNETTES = sorted((ROOT / "tests" / "vignettes").glob("*.yaml"))
 def simulate(bot, vignettes, tmp_path):
     out = tmp_path / "results.json"
     proc = subprocess.run([sys.executable, str(SHARED_EVAL / "simulate.py"), "--url", bot.url, str(vignettes),
-                           "--json", str(out)], capture_output=True, text=True, timeout=1800)
+                           "--token", bot.token, "--json", str(out)], capture_output=True, text=True, timeout=1800)
     print(proc.stdout[-6000:])
     passed, failed = map(int, re.search(r"^(\d+) passed, (\d+) failed$", proc.stdout, re.M).groups())
     summary = proc.stdout.strip().splitlines()[-2]
@@ -25,7 +25,7 @@ def simulate(bot, vignettes, tmp_path):
 
 
 def say(bot, sender, text):
-    req = urllib.request.Request(f"{bot.url}/webhooks/rest/webhook",
+    req = urllib.request.Request(bot.q("/webhooks/rest/webhook"),
                                  json.dumps({"sender": sender, "message": text}).encode(),
                                  {"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=60) as resp:
@@ -33,7 +33,7 @@ def say(bot, sender, text):
 
 
 def slots(bot, sender):
-    with urllib.request.urlopen(f"{bot.url}/conversations/{sender}/tracker", timeout=30) as resp:
+    with urllib.request.urlopen(bot.q(f"/conversations/{sender}/tracker"), timeout=30) as resp:
         return json.loads(resp.read())["slots"]
 
 
@@ -153,7 +153,7 @@ def test_public_follow_ups_all_pass(bot, tmp_path):
 @pytest.mark.skipif(not (SHARED_EVAL / "simulate.py").exists(), reason="../shared/eval is not beside the repo")
 def test_blind_follow_ups_pass_at_least_95_percent_of_steps(bot, tmp_path):
     vignettes = ROOT / "tests" / "vignettes" / "after" / "after_blind_vignettes.yaml"
-    proc = subprocess.run([sys.executable, str(SHARED_EVAL / "simulate.py"), "--url", bot.url, str(vignettes)],
-                          capture_output=True, text=True, timeout=1800)
+    proc = subprocess.run([sys.executable, str(SHARED_EVAL / "simulate.py"), "--url", bot.url, str(vignettes),
+                           "--token", bot.token], capture_output=True, text=True, timeout=1800)
     passed, total = followups(proc.stdout)
     assert total >= 90 and passed / total >= 0.95, proc.stdout[-4000:]

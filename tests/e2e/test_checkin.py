@@ -106,14 +106,17 @@ async def test_on_the_web_a_due_check_in_appears_when_the_chat_opens_again(chann
     import socketio
 
     bot = channels[0]
-    session = f"web-checkin-{time.time_ns()}"
+    session = {}  # the server issues the session id; the client sends it back on every visit
     said = []
 
     async def open_chat():
         client = socketio.AsyncClient()
         client.on("bot_uttered", lambda data: said.append(data.get("text") or ""))
+        client.on("session_confirm", lambda sid: session.update(id=sid))
         await client.connect(bot.url, socketio_path="/socket.io/", transports=["polling"])
-        await client.emit("session_request", {"session_id": session})
+        issued = session.get("id")
+        await client.emit("session_request", {"session_id": issued})
+        assert await until(lambda: session.get("id") and (issued is None or session["id"] == issued))
         return client
 
     async def until(check, timeout=20.0):
@@ -125,7 +128,7 @@ async def test_on_the_web_a_due_check_in_appears_when_the_chat_opens_again(chann
     chat = await open_chat()
     for text in CONVERSATION:
         before = len(said)
-        await chat.emit("user_uttered", {"message": text, "session_id": session})
+        await chat.emit("user_uttered", {"message": text, "session_id": session["id"]})
         assert await until(lambda: len(said) > before), f"no reply to {text!r}"
     assert "check in with you" in said[-1]
     await chat.disconnect()

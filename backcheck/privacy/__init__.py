@@ -1,0 +1,1 @@
+"""Privacy: what BackCheck logs, keeps and deletes (redacted logs, deletion on request, retention)."""

@@ -1,0 +1,139 @@
+"""The tracker store: Rasa's SQL store, plus deletion on request and retention.
+
+endpoints.yml::
+
+    tracker_store:
+      type: backcheck.privacy.store.PrivateSQLTrackerStore
+      dialect: sqlite          # or postgresql, with host, port, username, password
+      db: backcheck.db
+
+- **Deletion on request:** when a turn runs the forget action (`action_forget`, after the user confirmed
+  "delete my data"), the conversation's rows are deleted instead of saved, so it is gone from the API and the
+  database. On SQLite `secure_delete` is on, so deleted rows are overwritten in the file, not only unlinked.
+- **Retention:** `purge(days)` deletes conversations whose last event is older than `days`;
+  `python -m backcheck.privacy.store purge` (`make purge`) runs it.
+"""
+import argparse
+import logging
+import os
+import time
+from typing import Any, Optional, Text
+
+import sqlalchemy as sa
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.events import ActionExecuted, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+logger = logging.getLogger(__name__)
+
+FORGET_ACTION = "action_forget"
+DEFAULT_RETENTION_DAYS = 30
+
+
+def retention_days() -> float:
+    return float(os.environ.get("BACKCHECK_RETENTION_DAYS", DEFAULT_RETENTION_DAYS))
+
+
+class PrivateSQLTrackerStore(SQLTrackerStore):
+    """SQLTrackerStore that forgets a conversation on request and purges old ones."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_secure_delete)
+            self.engine.dispose()  # connections made from now on have secure_delete on
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        if forgets(tracker):
+            await self.delete(tracker.sender_id)
+            return
+        await super().save(tracker)
+
+    async def delete(self, sender_id: Text) -> int:
+        """Deletes every event of the conversation; returns how many rows went."""
+        with self.session_scope() as session:
+            count = session.query(self.SQLEvent).filter(self.SQLEvent.sender_id == sender_id).delete()
+            session.commit()
+        logger.info(f"Deleted a conversation on request ({count} events)")
+        return count
+
+    async def drop_last_turn(self, sender_id: Text) -> int:
+        """Deletes the latest user message and everything after it (a turn that failed half-way), so the
+        conversation is as it was before that message; returns how many rows went."""
+        event = self.SQLEvent
+        with self.session_scope() as session:
+            last_user = (session.query(sa.func.max(event.id))
+                         .filter(event.sender_id == sender_id, event.type_name == UserUttered.type_name).scalar())
+            if last_user is None:
+                return 0
+            count = session.query(event).filter(event.sender_id == sender_id, event.id >= last_user) \
+                .delete(synchronize_session=False)
+            session.commit()
+        return count
+
+    def purge(self, days: Optional[float] = None, now: Optional[float] = None) -> int:
+        """Deletes the conversations with no event in the last `days` days; returns how many."""
+        days = retention_days() if days is None else days
+        cutoff = (now or time.time()) - days * 86400
+        event = self.SQLEvent
+        with self.session_scope() as session:
+            stale = (session.query(event.sender_id).group_by(event.sender_id)
+                     .having(sa.func.max(event.timestamp) < cutoff).subquery())
+            senders = [s for (s,) in session.query(stale.c.sender_id).all()]
+            for start in range(0, len(senders), 500):
+                session.query(event).filter(event.sender_id.in_(senders[start:start + 500])) \
+                    .delete(synchronize_session=False)
+            session.commit()
+        logger.info(f"Retention: deleted {len(senders)} conversations older than {days:g} days")
+        return len(senders)
+
+
+def unwrap(store: Any) -> Any:
+    """The store Rasa wraps (AwaitableTrackerStore, FailSafeTrackerStore) around the configured one."""
+    while hasattr(store, "_tracker_store"):
+        store = store._tracker_store
+    return store
+
+
+def forgets(tracker: DialogueStateTracker) -> bool:
+    """Did the latest turn (the events since the last user message) run the forget action?"""
+    for event in reversed(tracker.events):
+        if isinstance(event, UserUttered):
+            return False
+        if isinstance(event, ActionExecuted) and event.action_name == FORGET_ACTION:
+            return True
+    return False
+
+
+def _sqlite_secure_delete(connection: Any, _record: Any) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA secure_delete = ON")
+    cursor.close()
+
+
+def store_from_endpoints(path: Text) -> PrivateSQLTrackerStore:
+    """The store endpoints.yml configures (its tracker_store section)."""
+    from rasa.core.utils import AvailableEndpoints
+
+    config = AvailableEndpoints.read_endpoints(path).tracker_store
+    if config is None:
+        raise SystemExit(f"{path} has no tracker_store section")
+    kwargs = {k: v for k, v in config.kwargs.items() if k != "type"}
+    return PrivateSQLTrackerStore(host=config.url, **kwargs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m backcheck.privacy.store")
+    parser.add_argument("command", choices=["purge"])
+    parser.add_argument("--endpoints", default="endpoints.yml")
+    parser.add_argument("--days", type=float, default=None, help=f"default: $BACKCHECK_RETENTION_DAYS or "
+                                                                   f"{DEFAULT_RETENTION_DAYS}")
+    options = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    count = store_from_endpoints(options.endpoints).purge(options.days)
+    print(f"purged {count} conversations older than {retention_days() if options.days is None else options.days:g}"
+          " days")
+
+
+if __name__ == "__main__":
+    main()
