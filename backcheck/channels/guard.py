@@ -5,8 +5,8 @@
 - The action server is probed (cached for a second) before the turn: when it is down the user gets a short
   safe answer (which signs need emergency care now) and the turn is not run, so the conversation is not left
   half-processed; when it is back, the conversation goes on where it was.
-- A turn that ends without any reply (an action failed mid-turn) is undone and the safe answer sent, so no
-  message is met with silence.
+- A turn that fails or ends without any reply (an action failed mid-turn) is undone and the safe answer sent,
+  so no message is met with silence.
 
 Channels mix in `GuardedInput` and pass `self.guard(on_new_message)` to their handlers.
 """
@@ -34,22 +34,22 @@ HEALTH_TIMEOUT = 2.0
 Handler = Callable[[UserMessage], Awaitable[Any]]
 
 
-class _Counting(OutputChannel):
-    """Passes everything to the real output channel and counts the messages sent."""
+class _Counting:
+    """Stands in for the real output channel: everything passes through, and every send_* call is counted."""
 
     def __init__(self, inner: OutputChannel) -> None:
         self.inner, self.sent = inner, 0
 
-    @classmethod
-    def name(cls) -> Text:  # pragma: no cover - instances answer with the inner channel's name
-        return "counting"
-
     def __getattr__(self, item: Text) -> Any:
-        return getattr(self.inner, item)
+        attribute = getattr(self.inner, item)
+        if not (item.startswith("send_") and callable(attribute)):
+            return attribute
 
-    async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
-        self.sent += 1
-        await self.inner.send_response(recipient_id, message)
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            self.sent += 1
+            return await attribute(*args, **kwargs)
+
+        return counted
 
 
 class ActionServerHealth:
@@ -90,6 +90,7 @@ class GuardedInput:
     _sanic_app: Any = None
 
     def keep_app(self, blueprint: Any) -> None:
+        logs.install()  # also when started by plain `rasa run`, not backcheck.server
         @blueprint.listener("before_server_start")
         async def _keep(app: Any, _loop: Any) -> None:
             self._sanic_app = app
@@ -110,27 +111,30 @@ class GuardedInput:
                 logger.warning("The action server is not answering: sent the safe answer instead of a check")
                 await message.output_channel.send_text_message(message.sender_id, NOTICES["unavailable"])
                 return
-            counting = _Counting(message.output_channel)
+            counting, started, failed = _Counting(message.output_channel), time.time(), False
             message.output_channel = counting
             try:
                 await on_new_message(message)
+            except Exception:
+                logger.exception("A turn failed")
+                failed = True
             finally:
                 message.output_channel = counting.inner
-            if counting.sent == 0 and message.text and not message.text.startswith("/EXTERNAL"):
+            if failed or (counting.sent == 0 and not (message.text or "").startswith("/EXTERNAL")):
                 logger.error("A turn ended without a reply: undone, and the safe answer sent")
-                await self._undo_turn(agent, message.sender_id)
+                await self._undo_turn(agent, message.sender_id, started)
                 await counting.inner.send_text_message(message.sender_id, NOTICES["unavailable"])
 
         return guarded
 
     @staticmethod
-    async def _undo_turn(agent: Any, sender_id: Text) -> None:
+    async def _undo_turn(agent: Any, sender_id: Text, started: float) -> None:
         """Drops the failed turn so the next message meets the conversation as it was before it."""
         store = unwrap(getattr(agent, "tracker_store", None))
         if not hasattr(store, "drop_last_turn"):
             return
         try:
             async with agent.lock_store.lock(sender_id):
-                await store.drop_last_turn(sender_id)
+                await store.drop_last_turn(sender_id, since=started)
         except Exception:
             logger.exception("Could not undo the failed turn")

@@ -6,7 +6,8 @@ anyone could read and write any conversation (a Telegram user's included) by nam
 through the web widget (signed sessions), Telegram or Slack (verified). No or a wrong token gets 401.
 A body that is not what the channel takes gets a 400 with a short
 JSON error (never a 500, never the shared "default" conversation a missing sender used to join):
-the body must be a JSON object, `sender` a non-empty string of at most 128 characters, `message` a non-empty string.
+the body must be a JSON object, `sender` a non-empty string of at most 128 characters, `message` a non-empty string,
+`metadata` (optional) an object.
 The body size cap (413) is Sanic's (see backcheck/server.py); a message over the length limit is answered politely
 by the guard (backcheck/channels/guard.py).
 """
@@ -40,6 +41,8 @@ def body_error(request: Request) -> Optional[Text]:
         return f"`sender` is too long (at most {MAX_SENDER} characters)"
     if not isinstance(message, str) or not message.strip():
         return "`message` is required: a non-empty string"
+    if body.get("metadata") is not None and not isinstance(body["metadata"], dict):
+        return "`metadata`, when given, must be a JSON object"
     return None
 
 

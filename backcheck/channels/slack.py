@@ -32,6 +32,8 @@ from sanic.response import HTTPResponse
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
+from backcheck.channels.guard import GuardedInput
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_ENV = {
@@ -138,7 +140,7 @@ class SlackBot(RasaSlackBot):
         await self._post_message(channel=channel, **message)
 
 
-class SlackInput(RasaSlackInput):
+class SlackInput(GuardedInput, RasaSlackInput):
     """Slack Events API + interactivity webhook at /webhooks/slack/webhook."""
 
     # Variable names (never values) for the "off" log line.
@@ -202,6 +204,8 @@ class SlackInput(RasaSlackInput):
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         slack_webhook = Blueprint("slack_webhook", __name__)
+        on_new_message = self.guard(on_new_message)
+        self.keep_app(slack_webhook)
         if not self.enabled:
             logger.info("Slack channel is off: set %s and %s to turn it on", *self.required_env)
 

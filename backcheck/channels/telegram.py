@@ -29,6 +29,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from backcheck.channels.guard import GuardedInput
+
 logger = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -167,7 +169,7 @@ class TelegramOutput(StockTelegramOutput):
             )
 
 
-class TelegramInput(StockTelegramInput):
+class TelegramInput(GuardedInput, StockTelegramInput):
     """Telegram webhook channel, configured via environment variables."""
 
     token_env = DEFAULT_ENV["access_token_env"]  # named in the "off" log line
@@ -221,6 +223,8 @@ class TelegramInput(StockTelegramInput):
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
     ) -> Blueprint:
         bp = Blueprint("telegram_webhook", __name__)
+        on_new_message = self.guard(on_new_message)
+        self.keep_app(bp)
         if not self.enabled:
             logger.info("Telegram channel is off: set %s to turn it on", self.token_env)
 
@@ -344,4 +348,6 @@ class TelegramInput(StockTelegramInput):
             return [self.start_message]
         if command == "restart":
             return ["/restart", self.start_message]
+        if command == "forget":  # "delete my data": asks once, then deletes (backcheck/privacy/store.py)
+            return ["/forget"]
         return [f"{command} {rest}".strip()]

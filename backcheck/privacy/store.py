@@ -57,16 +57,17 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
         logger.info(f"Deleted a conversation on request ({count} events)")
         return count
 
-    async def drop_last_turn(self, sender_id: Text) -> int:
-        """Deletes the latest user message and everything after it (a turn that failed half-way), so the
-        conversation is as it was before that message; returns how many rows went."""
+    async def drop_last_turn(self, sender_id: Text, since: float) -> int:
+        """Deletes the latest user message and everything after it, if that message came at or after `since`
+        (a turn that failed half-way), so the conversation is as it was before it; returns how many rows went."""
         event = self.SQLEvent
         with self.session_scope() as session:
-            last_user = (session.query(sa.func.max(event.id))
-                         .filter(event.sender_id == sender_id, event.type_name == UserUttered.type_name).scalar())
-            if last_user is None:
+            last_user = (session.query(event.id, event.timestamp)
+                         .filter(event.sender_id == sender_id, event.type_name == UserUttered.type_name)
+                         .order_by(event.id.desc()).first())
+            if last_user is None or (last_user.timestamp or 0) < since:
                 return 0
-            count = session.query(event).filter(event.sender_id == sender_id, event.id >= last_user) \
+            count = session.query(event).filter(event.sender_id == sender_id, event.id >= last_user.id) \
                 .delete(synchronize_session=False)
             session.commit()
         return count

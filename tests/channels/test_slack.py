@@ -582,21 +582,23 @@ async def test_failures_are_logged_and_server_keeps_working(slack_env, fake_slac
     slack_env.setenv("SLACK_API_BASE_URL", fake_slack.url)
     agent = FakeAgent(error=RuntimeError("dialogue broke"))
     async with serve(SlackInput.from_credentials({}), agent) as server:
-        with caplog.at_level(logging.ERROR, logger="backcheck.channels.slack"):
+        with caplog.at_level(logging.ERROR, logger="backcheck.channels.guard"):
             assert (await server.post_event(message_event(event_id="E1"))).status == 200
+            await wait_for_posts(fake_slack, 1)  # the user gets the safe answer, not silence
             await server.settle()
-            assert "Failed to process Slack message" in caplog.text
+            assert "A turn failed" in caplog.text
+            assert "can't complete the check" in str(fake_slack.posts()[0])
 
         agent.error = None
         fake_slack.fail_with = "channel_not_found"  # Slack API error in the reply
         assert (await server.post_event(message_event(event_id="E2", ts="2.0"))).status == 200
-        await wait_for_posts(fake_slack, 1)
+        await wait_for_posts(fake_slack, 2)
         await server.settle()
 
         fake_slack.fail_with = None
         assert (await server.post_event(message_event(event_id="E3", ts="3.0"))).status == 200
-        await wait_for_posts(fake_slack, 2)
-        assert len(fake_slack.posts()) == 2
+        await wait_for_posts(fake_slack, 3)
+        assert len(fake_slack.posts()) == 3
 
 
 @pytest.mark.asyncio

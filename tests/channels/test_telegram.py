@@ -416,9 +416,10 @@ async def test_start_edited_and_non_text_updates(telegram_app, telegram_api):
     assert (await post_update(base, {"update_id": 6, "message": {"text": "no chat"}}))[0] == 200
     assert (await post_update(base, text_update("/help@BackCheckBot", 7)))[0] == 200
     assert (await post_update(base, text_update('/inform{"onset":"x"}', 8)))[0] == 200
+    assert (await post_update(base, text_update("/forget", 9)))[0] == 200
 
-    # typed "/intent" is not passed to Rasa as an intent, only button payloads are
-    assert [m.text for m in dialogue.messages] == ["hi", "help", 'inform {"onset":"x"}']
+    # typed "/intent" is not passed to Rasa as an intent, only button payloads and /forget ("delete my data") are
+    assert [m.text for m in dialogue.messages] == ["hi", "help", 'inform {"onset":"x"}', "/forget"]
     texts = [p["text"] for p in telegram_api.methods("sendMessage")]
     assert texts.count("Sorry, I can only read text messages.") == 1  # photo, private chat only
 

@@ -87,7 +87,7 @@ class Bot:
                                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         self.procs.append(proc)
         self.rasa = proc
-        wait_for(f"{self.url}/status", proc)
+        wait_for(self.q("/status"), proc)
 
     def restart_rasa(self) -> None:
         self.rasa.terminate()

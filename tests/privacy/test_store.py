@@ -1,0 +1,91 @@
+"""The tracker store deletes a conversation on request (gone from the file too), drops a failed turn, and purges
+conversations past the retention period."""
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from backcheck.privacy.store import FORGET_ACTION, PrivateSQLTrackerStore, forgets, unwrap
+
+ROOT = Path(__file__).resolve().parents[2]
+MARKER = "zq-private-marker lower back went numb"
+
+
+@pytest.fixture(scope="module")
+def domain():
+    return Domain.load(str(ROOT / "domain.yml"))
+
+
+@pytest.fixture
+def store(tmp_path, domain):
+    return PrivateSQLTrackerStore(domain=domain, dialect="sqlite", db=str(tmp_path / "t.db"))
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def turn(text, *actions, at=None):
+    stamp = at if at is not None else time.time()
+    events = [UserUttered(text, timestamp=stamp)]
+    for name in actions:
+        events.append(ActionExecuted(name, timestamp=stamp))
+    events += [BotUttered("ok", timestamp=stamp), ActionExecuted("action_listen", timestamp=stamp)]
+    return events
+
+
+def saved(store, sender, events):
+    tracker = DialogueStateTracker.from_events(sender, events)
+    run(store.save(tracker))
+    return tracker
+
+
+def test_the_forget_action_deletes_the_conversation_from_the_store_and_the_file(store, tmp_path):
+    tracker = saved(store, "alice", turn(MARKER, "action_answer_followup"))
+    saved(store, "bob", turn("bob's own words", "action_answer_followup"))
+    assert MARKER.encode() in (tmp_path / "t.db").read_bytes()
+    for event in turn("delete my data", "utter_confirm_forget") + turn("yes", FORGET_ACTION):
+        tracker.update(event)
+    run(store.save(tracker))
+    assert run(store.retrieve("alice")) is None
+    assert run(store.retrieve("bob")) is not None  # only that conversation
+    assert MARKER.encode() not in (tmp_path / "t.db").read_bytes()  # secure_delete: overwritten, not unlinked
+    with store.engine.connect() as connection:  # set explicitly (Debian's build has it on by default, others not)
+        assert connection.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
+
+
+def test_only_a_forget_in_the_latest_turn_counts():
+    latest = DialogueStateTracker.from_events("a", turn("yes", FORGET_ACTION))
+    earlier = DialogueStateTracker.from_events("a", turn("yes", FORGET_ACTION) + turn("hi", "utter_greet"))
+    assert forgets(latest) and not forgets(earlier)
+
+
+def test_a_failed_turn_is_dropped_but_never_an_earlier_one(store):
+    started = time.time()
+    saved(store, "carol", turn("first", "utter_greet", at=started - 60) + turn("second", "triage_form", at=started))
+    assert run(store.drop_last_turn("carol", since=started + 5)) == 0  # the last user message is older: kept
+    assert run(store.drop_last_turn("carol", since=started)) == 4
+    texts = [e.text for e in run(store.retrieve("carol")).events if isinstance(e, UserUttered)]
+    assert texts == ["first"]
+
+
+def test_purge_deletes_only_conversations_past_retention(store):
+    now = time.time()
+    saved(store, "old", turn("old words", "utter_greet", at=now - 31 * 86400))
+    saved(store, "recent", turn("recent words", "utter_greet", at=now - 29 * 86400))
+    saved(store, "old-but-back", turn("x", "utter_greet", at=now - 40 * 86400) + turn("y", "utter_greet", at=now))
+    assert store.purge(days=30, now=now) == 1
+    assert run(store.retrieve("old")) is None
+    assert run(store.retrieve("recent")) is not None and run(store.retrieve("old-but-back")) is not None
+
+
+def test_unwrap_finds_the_configured_store_inside_rasas_wrappers(store):
+    class Wrapper:
+        def __init__(self, inner):
+            self._tracker_store = inner
+
+    assert unwrap(Wrapper(Wrapper(store))) is store
