@@ -61,14 +61,14 @@ $(MODEL): $(STAMPS)/venv $(MODEL_INPUTS)
 train: $(MODEL)
 
 # The action server restarts whenever it dies; the API needs a token (RASA_AUTH_TOKEN, else generated once into
-# .secrets/); expired conversations are purged at start-up. See backcheck/server.py.
+# .secrets/); expired conversations are purged at start-up and every 24 h. See backcheck/server.py.
 run: $(MODEL) $(STAMPS)/web
-	@$(PY) -m backcheck.privacy.store purge --endpoints endpoints.yml 2>/dev/null | tail -1 || true
 	@echo "Starting the action server on :$(ACTIONS_PORT) and Rasa on http://$(HOST):$(PORT) ..."
 	@echo "Talk to it:  open http://$(HOST):$(PORT)/chat/  (web widget),  make shell,  or"
 	@echo "  curl -s localhost:$(PORT)/webhooks/rest/webhook -d '{\"sender\":\"me\",\"message\":\"tight lower back after deadlifts\"}'"
 	@echo "HTTP API: add ?token=\$$(make -s token) to each call"
 	@trap 'kill 0' EXIT INT TERM; \
+	$(PY) -m backcheck.privacy.store purge --every 24 --endpoints endpoints.yml & \
 	$(PY) -m backcheck.server supervise -- $(PY) -m backcheck.server actions --port $(ACTIONS_PORT) --quiet & \
 	$(PY) -m backcheck.server rasa --model $(MODEL) --enable-api --interface $(HOST) --port $(PORT) \
 	  --credentials credentials.yml --endpoints endpoints.yml

@@ -17,7 +17,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RASA = str(Path(sys.executable).parent / "rasa")
-ENV = dict(os.environ, PYTHONPATH=str(ROOT), RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="3")
+TOKEN = "benchmark-token"
+ENV = dict(os.environ, PYTHONPATH=str(ROOT), RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="3",
+           RASA_AUTH_TOKEN=TOKEN)
 CONVERSATION = ["tight lower back after deadlifts", "While lifting", "No, none of these",
                 "is a back pump dangerous?", "thanks"]
 
@@ -41,20 +43,25 @@ def post(url: str, sender: str, text: str) -> float:
     return (time.perf_counter() - t0) * 1000
 
 
-def measure(name: str, cwd: Path, model: Path, endpoints: Path, turns: int, port: int = 5105) -> dict:
+def measure(name: str, cwd: Path, model: Path, endpoints: Path, turns: int, port: int = 5105,
+            ours: bool = True) -> dict:
+    """Starts the bot (ours as `make run` does, through backcheck.server; `rasa init` with plain `rasa run`)."""
     procs = []
+    launcher = [sys.executable, "-m", "backcheck.server"]
     actions_dir = cwd / "actions"
     if actions_dir.exists() and any(actions_dir.glob("*.py")):
-        procs.append(subprocess.Popen([RASA, "run", "actions", "--port", str(port + 50)], cwd=cwd, env=ENV,
+        actions = [*launcher, "actions"] if ours else [RASA, "run", "actions"]
+        procs.append(subprocess.Popen([*actions, "--port", str(port + 50)], cwd=cwd, env=ENV,
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     t0 = time.perf_counter()
-    procs.append(subprocess.Popen([RASA, "run", "--model", str(model), "--enable-api", "--port", str(port),
+    rasa = [*launcher, "rasa"] if ours else [RASA, "run"]
+    procs.append(subprocess.Popen([*rasa, "--model", str(model), "--enable-api", "--port", str(port),
                                    "--endpoints", str(endpoints), "--credentials", str(cwd / "credentials.yml")],
                                   cwd=cwd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     try:
-        wait(f"http://127.0.0.1:{port}/status")
+        wait(f"http://127.0.0.1:{port}/status?token={TOKEN}")
         startup = time.perf_counter() - t0
-        url = f"http://127.0.0.1:{port}/webhooks/rest/webhook"
+        url = f"http://127.0.0.1:{port}/webhooks/rest/webhook?token={TOKEN}"
         lat = []
         for i in range(turns):
             lat.append(post(url, f"bench-{i // len(CONVERSATION)}", CONVERSATION[i % len(CONVERSATION)]))
@@ -82,7 +89,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         endpoints = Path(tmp) / "endpoints.yml"
         endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:5155/webhook"\n'
-                             f'tracker_store:\n  type: SQL\n  dialect: "sqlite"\n  db: "{tmp}/bench.db"\n')
+                             f'tracker_store:\n  type: backcheck.privacy.store.PrivateSQLTrackerStore\n'
+                             f'  dialect: "sqlite"\n  db: "{tmp}/bench.db"\n')
         rows = [measure("backcheck", ROOT, ROOT / "models" / "backcheck.tar.gz", endpoints, args.turns)]
         if args.baseline:
             init_dir = Path(tmp) / "init"
@@ -90,7 +98,7 @@ def main() -> None:
             model, init_endpoints = baseline(init_dir)
             shutil.copy(ROOT / "credentials.yml", init_dir / "credentials.yml")
             (init_dir / "credentials.yml").write_text("rest:\n")
-            rows.append(measure("rasa init", init_dir, model, init_endpoints, args.turns, port=5205))
+            rows.append(measure("rasa init", init_dir, model, init_endpoints, args.turns, port=5205, ours=False))
     for r in rows:
         print(f"{r['bot']:>10}: start-up {r['startup_s']} s, reply p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms "
               f"over {r['turns']} REST turns")

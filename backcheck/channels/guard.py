@@ -33,6 +33,16 @@ HEALTH_TIMEOUT = 2.0
 
 Handler = Callable[[UserMessage], Awaitable[Any]]
 
+# Conversation ids of the verified channels carry their channel's prefix, so the REST channel, whose sender id is
+# the client's word, can never name a Telegram or Slack user's conversation (it refuses these prefixes).
+SENDER_PREFIXES = {"telegram": "telegram:", "slack": "slack:"}
+
+
+def strip_prefix(channel: Text, sender_id: Any) -> Text:
+    """The channel's own id (a Telegram chat id, say) from a conversation id."""
+    prefix, sender = SENDER_PREFIXES[channel], str(sender_id)
+    return sender[len(prefix):] if sender.startswith(prefix) else sender
+
 
 class _Counting:
     """Stands in for the real output channel: everything passes through, and every send_* call is counted."""
@@ -58,10 +68,10 @@ class ActionServerHealth:
     def __init__(self) -> None:
         self._good_until = 0.0
 
-    async def up(self, webhook_url: Optional[Text], fresh: bool = False) -> bool:
+    async def up(self, webhook_url: Optional[Text]) -> bool:
         if not webhook_url:
             return True
-        if not fresh and time.monotonic() < self._good_until:
+        if time.monotonic() < self._good_until:
             return True
         url = webhook_url.rsplit("/", 1)[0] + "/health"
         try:
@@ -91,6 +101,7 @@ class GuardedInput:
 
     def keep_app(self, blueprint: Any) -> None:
         logs.install()  # also when started by plain `rasa run`, not backcheck.server
+
         @blueprint.listener("before_server_start")
         async def _keep(app: Any, _loop: Any) -> None:
             self._sanic_app = app

@@ -1,17 +1,14 @@
 """Rasa's REST channel with its input checked before any work, and the BackCheck guard around each message.
 
-`POST /webhooks/rest/webhook?token=<API token>` takes {"sender": "<id>", "message": "<text>"}. The REST channel is
-for trusted clients (servers, tests, `make shell`): the sender id is the client's word, so without the token
-anyone could read and write any conversation (a Telegram user's included) by naming its id. Public users come
-through the web widget (signed sessions), Telegram or Slack (verified). No or a wrong token gets 401.
-A body that is not what the channel takes gets a 400 with a short
+`POST /webhooks/rest/webhook` takes {"sender": "<id>", "message": "<text>"}. The sender id is the client's word,
+so it may not name a Telegram or Slack conversation: those carry their channel's prefix ("telegram:", "slack:"),
+which a REST sender may not use. A body that is not what the channel takes gets a 400 with a short
 JSON error (never a 500, never the shared "default" conversation a missing sender used to join):
 the body must be a JSON object, `sender` a non-empty string of at most 128 characters, `message` a non-empty string,
 `metadata` (optional) an object.
 The body size cap (413) is Sanic's (see backcheck/server.py); a message over the length limit is answered politely
 by the guard (backcheck/channels/guard.py).
 """
-import hmac
 import json
 from typing import Any, Awaitable, Callable, Optional, Text
 
@@ -21,7 +18,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from backcheck.channels.guard import GuardedInput
+from backcheck.channels.guard import SENDER_PREFIXES, GuardedInput
 
 MAX_SENDER = 128
 
@@ -39,6 +36,8 @@ def body_error(request: Request) -> Optional[Text]:
         return "`sender` is required: a string that identifies the conversation"
     if len(sender) > MAX_SENDER:
         return f"`sender` is too long (at most {MAX_SENDER} characters)"
+    if sender.startswith(tuple(SENDER_PREFIXES.values())):
+        return "`sender` may not start with another channel's prefix (" + ", ".join(SENDER_PREFIXES.values()) + ")"
     if not isinstance(message, str) or not message.strip():
         return "`message` is required: a non-empty string"
     if body.get("metadata") is not None and not isinstance(body["metadata"], dict):
@@ -54,18 +53,12 @@ class GuardedRestInput(GuardedInput, RestInput):
         return "rest"
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        from backcheck.server import secret
-
-        token = secret("rasa_auth_token", "RASA_AUTH_TOKEN").encode()
         bp = super().blueprint(self.guard(on_new_message))
         self.keep_app(bp)
 
         @bp.middleware("request")
         async def checked(request: Request) -> Optional[HTTPResponse]:
             if request.method == "POST" and request.path.rstrip("/").endswith("/webhook"):
-                given = (request.args.get("token") or "").encode()
-                if not hmac.compare_digest(given, token):
-                    return response.json({"error": "a valid ?token= is required"}, status=401)
                 error = body_error(request)
                 if error:
                     return response.json({"error": error}, status=400)

@@ -18,8 +18,6 @@ import asyncio
 import json
 import logging
 import os
-import time
-from collections import OrderedDict
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 from urllib.parse import parse_qs
 
@@ -32,7 +30,8 @@ from sanic.response import HTTPResponse
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from backcheck.channels.guard import GuardedInput
+from backcheck.channels.guard import SENDER_PREFIXES, GuardedInput
+from backcheck.channels.seen import SeenCache
 
 logger = logging.getLogger(__name__)
 
@@ -47,34 +46,6 @@ MAX_BUTTONS = 25  # Slack's limit for elements in one actions block
 USER_SUBTYPES = {None, "file_share", "thread_broadcast"}
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
-
-
-class SeenCache:
-    """Bounded in-memory set of keys that expire after `ttl` seconds."""
-
-    def __init__(
-        self,
-        ttl: float = 3600.0,
-        max_size: int = 10_000,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.ttl = ttl
-        self.max_size = max_size
-        self.clock = clock
-        self._items: "OrderedDict[Text, float]" = OrderedDict()
-
-    def add(self, key: Text) -> bool:
-        """Records `key`. Returns False if it was already seen."""
-        now = self.clock()
-        while self._items:  # oldest first: drop expired and overflow
-            oldest = next(iter(self._items.values()))
-            if now - oldest < self.ttl and len(self._items) < self.max_size:
-                break
-            self._items.popitem(last=False)
-        if key in self._items:
-            return False
-        self._items[key] = now
-        return True
 
 
 class SlackBot(RasaSlackBot):
@@ -326,7 +297,7 @@ class SlackInput(GuardedInput, RasaSlackInput):
         thread_ts: Optional[Text],
         extra: Dict[Text, Any],
     ) -> UserMessage:
-        sender_id = "_".join(part for part in (user, channel, thread_ts) if part)
+        sender_id = SENDER_PREFIXES["slack"] + "_".join(part for part in (user, channel, thread_ts) if part)
         metadata = {"user": user, "out_channel": channel, "thread_id": thread_ts, **extra}
         return UserMessage(
             text,

@@ -29,7 +29,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from backcheck.channels.guard import GuardedInput
+from backcheck.channels.guard import SENDER_PREFIXES, GuardedInput, strip_prefix
+from backcheck.channels.seen import SeenCache
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +119,9 @@ class TelegramOutput(StockTelegramOutput):
             params["secret_token"] = secret
         return await self.request("setWebhook", params)
 
+    async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
+        await super().send_response(strip_prefix("telegram", recipient_id), message)
+
     async def send_text_message(
         self, recipient_id: Text, text: Text, reply_markup: Any = None, **kwargs: Any
     ) -> None:
@@ -125,7 +129,7 @@ class TelegramOutput(StockTelegramOutput):
         for i, part in enumerate(parts):
             last = i == len(parts) - 1
             await self.send_message(
-                recipient_id,
+                strip_prefix("telegram", recipient_id),
                 to_html(part),
                 parse_mode="HTML",
                 disable_web_page_preview=True,
@@ -206,6 +210,7 @@ class TelegramInput(GuardedInput, StockTelegramInput):
         self.start_message = start_message
         self.output: Optional[TelegramOutput] = None
         self._webhook_task: Optional[asyncio.Task] = None
+        self.seen = SeenCache()  # update ids already handled (Telegram redelivers on timeouts)
         if access_token:
             try:
                 self.output = TelegramOutput(access_token, api_base_url)
@@ -301,6 +306,10 @@ class TelegramInput(GuardedInput, StockTelegramInput):
         on_new_message: Callable[[UserMessage], Awaitable[Any]],
         request: Request,
     ) -> None:
+        update_id = update.get("update_id")
+        if update_id is not None and not self.seen.add(str(update_id)):
+            logger.info("Ignoring a redelivered Telegram update.")
+            return
         if "callback_query" in update:
             query = update["callback_query"]
             message = query.get("message") or {}
@@ -329,7 +338,7 @@ class TelegramInput(GuardedInput, StockTelegramInput):
                 UserMessage(
                     text,
                     self.output,
-                    str(chat_id),
+                    SENDER_PREFIXES["telegram"] + str(chat_id),
                     input_channel=self.name(),
                     metadata=self.get_metadata(request),
                 )

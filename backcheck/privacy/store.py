@@ -129,11 +129,17 @@ def main() -> None:
     parser.add_argument("--endpoints", default="endpoints.yml")
     parser.add_argument("--days", type=float, default=None, help=f"default: $BACKCHECK_RETENTION_DAYS or "
                                                                    f"{DEFAULT_RETENTION_DAYS}")
+    parser.add_argument("--every", type=float, default=None, help="keep running, purging every this many hours")
     options = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    count = store_from_endpoints(options.endpoints).purge(options.days)
-    print(f"purged {count} conversations older than {retention_days() if options.days is None else options.days:g}"
-          " days")
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    store = store_from_endpoints(options.endpoints)
+    while True:
+        count = store.purge(options.days)
+        days = retention_days() if options.days is None else options.days
+        print(f"purged {count} conversations older than {days:g} days", flush=True)
+        if not options.every:
+            return
+        time.sleep(options.every * 3600)
 
 
 if __name__ == "__main__":

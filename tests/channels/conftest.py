@@ -11,3 +11,24 @@ def sanic_test_mode():
     """
     Sanic.test_mode = True
     yield
+
+
+class FakeHealth:
+    """Stands in for the guard's action-server probe."""
+
+    def __init__(self, up: bool = True) -> None:
+        self.is_up, self.calls = up, 0
+
+    async def up(self, url) -> bool:
+        self.calls += 1
+        return self.is_up
+
+
+@pytest.fixture
+def action_server_down(monkeypatch):
+    """The guard sees the action server as down."""
+    from backcheck.channels import guard
+
+    health = FakeHealth(up=False)
+    monkeypatch.setattr(guard, "HEALTH", health)
+    return health

@@ -10,15 +10,7 @@ from backcheck.channels import guard as guard_module
 from backcheck.channels.guard import NOTICES, GuardedInput, too_long
 from backcheck.channels.rest import body_error
 from backcheck.channels.socketio import SessionSigner
-
-
-class FakeHealth:
-    def __init__(self, up=True):
-        self.is_up, self.calls = up, 0
-
-    async def up(self, url, fresh=False):
-        self.calls += 1
-        return self.is_up
+from tests.channels.conftest import FakeHealth
 
 
 class Channel(GuardedInput):

@@ -21,7 +21,8 @@ from sanic import Blueprint, Sanic
 from slack_sdk.signature import SignatureVerifier
 
 import backcheck.channels.slack as slack_module
-from backcheck.channels.slack import SeenCache, SlackInput
+from backcheck.channels.seen import SeenCache
+from backcheck.channels.slack import SlackInput
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -293,7 +294,7 @@ async def test_signed_message_gets_one_reply_with_buttons(slack, fake_slack):
 
     (message,) = slack.agent.messages
     assert message.text == USER_TEXT
-    assert message.sender_id == "U1_D123"
+    assert message.sender_id == "slack:U1_D123"
     assert message.input_channel == "slack"
 
 
@@ -480,7 +481,7 @@ async def test_thread_message_is_answered_in_thread(slack, fake_slack):
     assert post["thread_ts"] == thread
     (message,) = slack.agent.messages
     assert message.text == "it still hurts"
-    assert message.sender_id == f"U1_C42_{thread}"
+    assert message.sender_id == f"slack:U1_C42_{thread}"
 
 
 @pytest.mark.asyncio
@@ -510,7 +511,7 @@ async def test_button_click_reaches_the_bot_as_payload(slack, fake_slack):
     await wait_for_posts(fake_slack, 1)
     (message,) = slack.agent.messages
     assert message.text == "/inform"
-    assert message.sender_id == "U1_D123"
+    assert message.sender_id == "slack:U1_D123"
     (post,) = fake_slack.posts()
     assert post["channel"] == "D123" and "thread_ts" not in post
 
@@ -524,7 +525,7 @@ async def test_button_click_in_thread_stays_in_thread(slack, fake_slack):
     await wait_for_posts(fake_slack, 1)
     (message,) = slack.agent.messages
     assert message.text == '/inform{"onset":"next_day"}'
-    assert message.sender_id == f"U1_D123_{thread}"
+    assert message.sender_id == f"slack:U1_D123_{thread}"
     assert fake_slack.posts()[0]["thread_ts"] == thread
 
 
@@ -722,3 +723,16 @@ def test_seen_cache_expires_and_is_bounded():
         assert cache.add(key)
     assert len(cache._items) == 3
     assert cache.add("a")  # evicted as the oldest
+
+
+@pytest.mark.asyncio
+async def test_with_the_action_server_down_a_retried_event_gets_the_safe_answer_once(slack, fake_slack,
+                                                                                     action_server_down):
+    event = message_event()
+    assert (await slack.post_event(event)).status == 200
+    await wait_for_posts(fake_slack, 1)
+    assert (await slack.post_event(event, headers={"X-Slack-Retry-Num": "1"})).status == 200
+    assert (await slack.post_event(event)).status == 200
+    await slack.settle()
+    assert len(fake_slack.posts()) == 1 and "can't complete the check" in str(fake_slack.posts()[0])
+    assert slack.agent.messages == []

@@ -218,7 +218,7 @@ async def test_update_reaches_dialogue_and_reply_has_keyboard(telegram_app, tele
 
     assert status == 200
     assert [(m.text, m.sender_id, m.input_channel) for m in dialogue.messages] == [
-        ("My lower back hurts", str(CHAT_ID), "telegram")
+        ("My lower back hurts", f"telegram:{CHAT_ID}", "telegram")
     ]
     sent = telegram_api.methods("sendMessage")
     assert len(sent) == 1
@@ -390,7 +390,7 @@ async def test_button_click_sends_payload(telegram_app, telegram_api):
     assert status == 200
     assert [(m.text, m.sender_id) for m in dialogue.messages][-1] == (
         BUTTONS[0]["payload"],
-        str(CHAT_ID),
+        f"telegram:{CHAT_ID}",
     )
     assert telegram_api.methods("answerCallbackQuery") == [{"callback_query_id": "cbq-1"}]
     edit = telegram_api.methods("editMessageText")[0]
@@ -466,3 +466,24 @@ def test_to_html_escapes_and_renders_bold():
     assert to_html("**Verdict:** see a GP <soon> & rest\nline 2") == (
         "<b>Verdict:</b> see a GP &lt;soon&gt; &amp; rest\nline 2"
     )
+
+
+@pytest.mark.asyncio
+async def test_a_redelivered_update_is_handled_once(telegram_app, telegram_api):
+    base, dialogue = telegram_app
+    update = text_update("my lower back is tight", update_id=77)
+    for _ in range(3):  # Telegram redelivers when the webhook was slow
+        assert (await post_update(base, update))[0] == 200
+    assert len(dialogue.messages) == 1
+    assert len(telegram_api.methods("sendMessage")) == 1
+
+
+@pytest.mark.asyncio
+async def test_with_the_action_server_down_each_update_gets_the_safe_answer_once(telegram_app, telegram_api,
+                                                                                 action_server_down):
+    base, dialogue = telegram_app
+    for update_id in (80, 80, 81):
+        assert (await post_update(base, text_update("my lower back is tight", update_id=update_id)))[0] == 200
+    texts = [p["text"] for p in telegram_api.methods("sendMessage")]
+    assert len(texts) == 2 and all("can't complete the check" in t for t in texts)
+    assert dialogue.messages == []  # the dialogue was not run

@@ -44,6 +44,7 @@ class Bot:
         self.db = workdir / "trackers.db"
         self.procs = []
         self.token = secrets.token_urlsafe(24)
+        self.jwt_secret = secrets.token_urlsafe(24)
 
     def q(self, path: str, **params) -> str:
         """URL of `path` on this bot with the API token (and any other query parameters)."""
@@ -61,7 +62,7 @@ class Bot:
 
     def start(self) -> "Bot":
         env = dict(os.environ, PYTHONPATH=str(ROOT), RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="3",
-                   RASA_AUTH_TOKEN=self.token, BACKCHECK_SECRETS_DIR=str(self.workdir / "secrets"))
+                   RASA_AUTH_TOKEN=self.token, RASA_JWT_SECRET=self.jwt_secret, BACKCHECK_SECRETS_DIR=str(self.workdir / "secrets"))
         for var in ("TELEGRAM_TOKEN", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"):
             env.pop(var, None)
         env.update(self.extra_env)
