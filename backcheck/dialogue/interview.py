@@ -38,7 +38,7 @@ UNCLEAR = "unclear"
 # Intents that are something other than an answer to the question asked.
 NOT_AN_ANSWER = {"greet", "goodbye", "thank", "bot_challenge", "help", "start_over", "out_of_scope",
                  "ask_what_is_pump", "ask_pump_dangerous", "ask_lactic_acid", "ask_prevent_soreness",
-                 "ask_warmup", "ask_difference", "ask_general", "just_asking", "forget", *FOLLOWUP_INTENTS}
+                 "ask_warmup", "ask_difference", "ask_general", "just_asking", "forget", "ask_privacy", *FOLLOWUP_INTENTS}
 LOOSE_ANSWERS = {"out_of_scope", "nlu_fallback"}
 DENIAL = re.compile(r"^\W*(no+|nope|nah|none|nothing|neither|not really|i don'?t think so|all good|negative)\b"
                     r"|\bnone of (these|those|them|that)\b|\bnothing like that\b|\bno to all\b", re.I)
