@@ -19,10 +19,11 @@ export PYTHONWARNINGS := ignore::DeprecationWarning
 
 MODEL_INPUTS := config.yml domain.yml $(wildcard data/*.yml) $(shell find backcheck/nlu -type f -not -path '*/__pycache__/*' 2>/dev/null)
 
-.PHONY: help install run shell train validate test test-unit test-nlu test-stories test-e2e benchmark purge token clean
+.PHONY: help install run run-scaled shell train validate test test-unit test-nlu test-stories test-e2e benchmark purge token clean
 
 help:
 	@echo "make run    - set up, train if needed, start BackCheck on http://$(HOST):$(PORT)"
+	@echo "make run-scaled - the production profile: PostgreSQL, Redis, several Rasa instances behind nginx"
 	@echo "make test   - set up and run every test"
 	@echo "make shell  - chat with the running assistant in the terminal"
 	@echo "make token  - print the HTTP API token (RASA_AUTH_TOKEN, or the one generated into .secrets/)"
@@ -72,6 +73,11 @@ run: $(MODEL) $(STAMPS)/web
 	$(PY) -m backcheck.server supervise -- $(PY) -m backcheck.server actions --port $(ACTIONS_PORT) --quiet & \
 	$(PY) -m backcheck.server rasa --model $(MODEL) --enable-api --interface $(HOST) --port $(PORT) \
 	  --credentials credentials.yml --endpoints endpoints.yml
+
+# Production profile on this machine: PostgreSQL, Redis (Debian's, installed when missing), several Rasa instances
+# and action servers behind nginx on :$(PORT). See backcheck/scale/profile.py for the settings.
+run-scaled: $(MODEL) $(STAMPS)/web
+	PORT=$(PORT) $(PY) -m backcheck.scale.profile
 
 token: $(STAMPS)/venv
 	@$(PY) -c "from backcheck.server import secret; print(secret('rasa_auth_token', 'RASA_AUTH_TOKEN'))"

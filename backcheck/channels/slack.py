@@ -31,7 +31,7 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from backcheck.channels.guard import SENDER_PREFIXES, GuardedInput
-from backcheck.channels.seen import SeenCache
+from backcheck.channels.seen import seen_store
 
 logger = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ class SlackInput(GuardedInput, RasaSlackInput):
     ) -> None:
         self.enabled = bool(slack_token and slack_signing_secret)
         self.api_base_url = api_base_url
-        self.seen = SeenCache()
+        self.seen = seen_store("slack")
         # Checks the v0 signature and refuses timestamps over 5 minutes off.
         self.verifier = SignatureVerifier(slack_signing_secret) if self.enabled else None
         super().__init__(
@@ -232,10 +232,10 @@ class SlackInput(GuardedInput, RasaSlackInput):
             return response.json({"challenge": body.get("challenge")})
         if body.get("type") == "event_callback":
             event_id = body.get("event_id")
-            if event_id and not self.seen.add(f"event:{event_id}"):
+            if event_id and not await self.seen.add(f"event:{event_id}"):
                 logger.info("Ignoring duplicate Slack event %s.", event_id)
                 return response.text("")
-            message = self._message_from_event(body)
+            message = await self._message_from_event(body)
         elif body.get("type") == "block_actions":
             message = self._message_from_block_actions(body)
         else:
@@ -245,7 +245,7 @@ class SlackInput(GuardedInput, RasaSlackInput):
             self._process_in_background(on_new_message, message)
         return response.text("")
 
-    def _message_from_event(self, body: Dict[Text, Any]) -> Optional[UserMessage]:
+    async def _message_from_event(self, body: Dict[Text, Any]) -> Optional[UserMessage]:
         event = body.get("event") or {}
         bot_users = [
             a.get("user_id") for a in body.get("authorizations") or [] if a.get("is_bot")
@@ -268,7 +268,7 @@ class SlackInput(GuardedInput, RasaSlackInput):
             return None
         # A mention in a subscribed channel arrives as app_mention and message.
         ts = event.get("ts")
-        if ts and not self.seen.add(f"message:{channel}:{ts}"):
+        if ts and not await self.seen.add(f"message:{channel}:{ts}"):
             return None
         text = self._sanitize_user_message(text, bot_users)
         return self._user_message(

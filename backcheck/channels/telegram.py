@@ -30,7 +30,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from backcheck.channels.guard import SENDER_PREFIXES, GuardedInput, strip_prefix
-from backcheck.channels.seen import SeenCache
+from backcheck.channels.seen import seen_store
 
 logger = logging.getLogger(__name__)
 
@@ -210,7 +210,7 @@ class TelegramInput(GuardedInput, StockTelegramInput):
         self.start_message = start_message
         self.output: Optional[TelegramOutput] = None
         self._webhook_task: Optional[asyncio.Task] = None
-        self.seen = SeenCache()  # update ids already handled (Telegram redelivers on timeouts)
+        self.seen = seen_store("telegram")  # update ids already handled (Telegram redelivers on timeouts)
         if access_token:
             try:
                 self.output = TelegramOutput(access_token, api_base_url)
@@ -307,7 +307,7 @@ class TelegramInput(GuardedInput, StockTelegramInput):
         request: Request,
     ) -> None:
         update_id = update.get("update_id")
-        if update_id is not None and not self.seen.add(str(update_id)):
+        if update_id is not None and not await self.seen.add(str(update_id)):
             logger.info("Ignoring a redelivered Telegram update.")
             return
         if "callback_query" in update:

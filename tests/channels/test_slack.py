@@ -21,7 +21,6 @@ from sanic import Blueprint, Sanic
 from slack_sdk.signature import SignatureVerifier
 
 import backcheck.channels.slack as slack_module
-from backcheck.channels.seen import SeenCache
 from backcheck.channels.slack import SlackInput
 
 pytestmark = pytest.mark.timeout(30)
@@ -711,18 +710,6 @@ def test_credentials_name_environment_variables(monkeypatch):
     bot = channel.get_output_channel("D1", "1.0")
     assert bot.client.base_url == "http://127.0.0.1:9/api/"
     assert (bot.slack_channel, bot.thread_id) == ("D1", "1.0")
-
-
-def test_seen_cache_expires_and_is_bounded():
-    now = [1000.0]
-    cache = SeenCache(ttl=60, max_size=3, clock=lambda: now[0])
-    assert cache.add("a") and not cache.add("a")
-    now[0] += 61
-    assert cache.add("a")  # expired
-    for key in "bcd":
-        assert cache.add(key)
-    assert len(cache._items) == 3
-    assert cache.add("a")  # evicted as the oldest
 
 
 @pytest.mark.asyncio
