@@ -19,7 +19,7 @@ export PYTHONWARNINGS := ignore::DeprecationWarning
 
 MODEL_INPUTS := config.yml domain.yml $(wildcard data/*.yml) $(shell find backcheck/nlu -type f -not -path '*/__pycache__/*' 2>/dev/null)
 
-.PHONY: help install run run-scaled shell train validate test test-unit test-nlu test-stories test-e2e benchmark purge token clean
+.PHONY: help install run run-scaled shell train validate test test-unit test-nlu test-stories test-e2e test-scale benchmark purge token clean
 
 help:
 	@echo "make run    - set up, train if needed, start BackCheck on http://$(HOST):$(PORT)"
@@ -92,7 +92,7 @@ validate: $(STAMPS)/venv
 	$(RASA) data validate --fail-on-warnings --quiet
 
 test-unit: $(STAMPS)/venv
-	$(PY) -m pytest tests --ignore=tests/e2e -q
+	$(PY) -m pytest tests --ignore=tests/e2e --ignore=tests/scale -q
 
 test-nlu: $(MODEL)
 	$(RASA) test nlu --model $(MODEL) --nlu tests/nlu_holdout.yml --out results/nlu --quiet
@@ -104,7 +104,11 @@ test-stories: $(MODEL)
 test-e2e: $(MODEL) $(STAMPS)/web $(STAMPS)/browser
 	$(PY) -m pytest tests/e2e -q
 
-test: validate test-unit test-nlu test-stories test-e2e
+# The production profile against real PostgreSQL, Redis and nginx (Debian's; installed as root when missing).
+test-scale: $(MODEL) $(STAMPS)/web
+	$(PY) -m pytest tests/scale -q
+
+test: validate test-unit test-nlu test-stories test-e2e test-scale
 
 benchmark: $(MODEL)
 	$(PY) -m scripts.benchmark --baseline

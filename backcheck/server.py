@@ -33,11 +33,11 @@ DEFAULT_MAX_BODY = 16 * 1024
 logger = logging.getLogger(__name__)
 
 
-def secret(name: Text, env: Optional[Text] = None) -> Text:
+def secret(name: Text, env: Optional[Text] = None, secrets_dir: Optional[Path] = None) -> Text:
     """The secret from `env`, else from .secrets/<name>, generated there (mode 600) on first use."""
     if env and os.environ.get(env):
         return os.environ[env]
-    path = SECRETS_DIR / name
+    path = (secrets_dir or SECRETS_DIR) / name
     if not path.exists():
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -48,6 +48,11 @@ class Profile:
         self.rasa: List[Optional[subprocess.Popen]] = [None] * instances
         self.others: List[subprocess.Popen] = []
 
+    def _secret(self, name: Text) -> Text:
+        """A generated secret kept in the profile's secrets folder (BACKCHECK_SECRETS_DIR, else .secrets/)."""
+        folder = self.env.get("BACKCHECK_SECRETS_DIR")
+        return secret(name, secrets_dir=Path(folder) if folder else None)
+
     # --- services -----------------------------------------------------------------------------------------------
     def _tracker_store(self) -> Dict[Text, object]:
         e = self.env
@@ -56,8 +61,8 @@ class Profile:
                     "url": e["BACKCHECK_DB_HOST"], "port": int(e.get("BACKCHECK_DB_PORT", 5432)),
                     "db": e.get("BACKCHECK_DB_NAME", "backcheck"), "username": e.get("BACKCHECK_DB_USER", "backcheck"),
                     "password": e.get("BACKCHECK_DB_PASSWORD", "")}
-        self.postgres = Postgres(self.workdir / "pg", int(e.get("BACKCHECK_PG_PORT", self.port + 100)),
-                                 secret("postgres_password", "BACKCHECK_DB_PASSWORD")).start()
+        self.postgres = Postgres(self.workdir / "pg", int(e.get("BACKCHECK_PG_PORT", 5433)),
+                                 self.env.get("BACKCHECK_DB_PASSWORD") or self._secret("postgres_password")).start()
         return self.postgres.endpoint()
 
     def _lock_store(self) -> Dict[Text, object]:
@@ -66,8 +71,8 @@ class Profile:
             store = {"type": "redis", "url": e["BACKCHECK_REDIS_HOST"], "port": int(e.get("BACKCHECK_REDIS_PORT", 6379)),
                      "password": e.get("BACKCHECK_REDIS_PASSWORD") or None, "db": 0, "key_prefix": "backcheck"}
         else:
-            self.redis = Redis(self.workdir / "redis", int(e.get("BACKCHECK_REDIS_PORT", self.port + 101)),
-                               secret("redis_password", "BACKCHECK_REDIS_PASSWORD")).start()
+            self.redis = Redis(self.workdir / "redis", int(e.get("BACKCHECK_REDIS_PORT", 6380)),
+                               self.env.get("BACKCHECK_REDIS_PASSWORD") or self._secret("redis_password")).start()
             store = self.redis.endpoint()
         password = f":{store['password']}@" if store.get("password") else ""
         self.env.setdefault("BACKCHECK_REDIS_URL", f"redis://{password}{store['url']}:{store['port']}/1")
@@ -93,8 +98,8 @@ class Profile:
             "--interface", "127.0.0.1", "--port", str(self.rasa_ports[i]), "--credentials",
             str(ROOT / "credentials.yml"), "--endpoints", str(self.workdir / f"endpoints-{i}.yml")])
 
-    def wait_rasa(self, i: int, timeout: float = 300) -> None:
-        url = f"http://127.0.0.1:{self.rasa_ports[i]}/status?token={secret('rasa_auth_token', 'RASA_AUTH_TOKEN')}"
+    def wait_rasa(self, i: int, timeout: float = 180) -> None:
+        url = f"http://127.0.0.1:{self.rasa_ports[i]}/status?token={self.env['RASA_AUTH_TOKEN']}"
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.rasa[i].poll() is not None:
@@ -111,8 +116,8 @@ class Profile:
         ensure_packages(["postgresql", "redis-server", "nginx"])
         own = f"http://localhost:{self.port} http://127.0.0.1:{self.port}"
         self.env.setdefault("BACKCHECK_CORS_ORIGINS", own)  # the page is served through nginx's port
-        self.env.setdefault("RASA_AUTH_TOKEN", secret("rasa_auth_token", "RASA_AUTH_TOKEN"))
-        self.env.setdefault("BACKCHECK_SESSION_KEY", secret("socketio_session_key", "BACKCHECK_SESSION_KEY"))
+        self.env.setdefault("RASA_AUTH_TOKEN", self._secret("rasa_auth_token"))
+        self.env.setdefault("BACKCHECK_SESSION_KEY", self._secret("socketio_session_key"))
         self.env.setdefault("PYTHONPATH", str(ROOT))
         tracker_store, lock_store = self._tracker_store(), self._lock_store()
         for i in range(self.instances):
