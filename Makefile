@@ -111,7 +111,7 @@ test-scale: $(MODEL) $(STAMPS)/web
 test: validate test-unit test-nlu test-stories test-e2e test-scale
 
 benchmark: $(MODEL)
-	$(PY) -m scripts.benchmark --baseline
+	$(PY) -m scripts.benchmark --baseline --scaled
 
 clean:
 	rm -rf $(STAMPS) models results

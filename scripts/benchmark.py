@@ -1,27 +1,37 @@
-"""Benchmark: start-up time and REST reply latency of BackCheck, optionally against a plain `rasa init` bot.
+"""Benchmark BackCheck against a plain `rasa init` bot, side by side in one run, and print the ratios.
 
-    python -m scripts.benchmark [--baseline] [--turns 60]
-Prints figures; asserts nothing.
+    python -m scripts.benchmark [--baseline] [--scaled] [--turns 100] [--seconds 20]   (`make benchmark`: all)
+
+For each bot: start-up (process start to /status answering), memory (resident, Rasa plus action server), reply
+latency over sequential REST turns, throughput with 8 conversations at once, and the reply at turn 5 against turn 40
+of long conversations. BackCheck runs as `make run` starts it; with --scaled also as `make run-scaled` (two
+instances behind nginx, PostgreSQL, Redis). Prints figures; asserts nothing.
 """
 import argparse
 import json
 import os
+import random
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import Dict, List, Optional
 
 ROOT = Path(__file__).resolve().parents[1]
 RASA = str(Path(sys.executable).parent / "rasa")
 TOKEN = "benchmark-token"
 ENV = dict(os.environ, PYTHONPATH=str(ROOT), RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="3",
            RASA_AUTH_TOKEN=TOKEN)
-CONVERSATION = ["tight lower back after deadlifts", "While lifting", "No, none of these",
-                "is a back pump dangerous?", "thanks"]
+OURS = ["tight lower back after deadlifts", "While lifting", "No, none of these", "is a back pump dangerous?", "thanks"]
+OURS_LONG = OURS[:3] + ["can I train tomorrow?", "should I use ice or heat?", "why do you think so?", "thanks",
+                        "is a back pump dangerous?", "how long will it last?"]
+INIT = ["hello", "I am feeling great", "bye", "hi", "sad", "yes", "are you a bot?", "goodbye"]
+CONCURRENT = 8
 
 
 def wait(url: str, timeout: float = 300) -> None:
@@ -39,17 +49,75 @@ def post(url: str, sender: str, text: str) -> float:
     req = urllib.request.Request(url, json.dumps({"sender": sender, "message": text}).encode(),
                                  {"Content-Type": "application/json"})
     t0 = time.perf_counter()
-    urllib.request.urlopen(req, timeout=60).read()
+    urllib.request.urlopen(req, timeout=120).read()
     return (time.perf_counter() - t0) * 1000
 
 
-def measure(name: str, cwd: Path, model: Path, endpoints: Path, turns: int, port: int = 5105,
-            ours: bool = True) -> dict:
+def rss_mb(pids: List[int]) -> float:
+    """Resident memory of these processes and their children."""
+    total, seen, todo = 0, set(), list(pids)
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+            total += int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS")))
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, StopIteration):
+            pass
+    return total / 1024
+
+
+def latency(url: str, script: List[str], turns: int) -> List[float]:
+    """Sequential replies, conversation after conversation of the script."""
+    run = random.random()
+    return sorted(post(url, f"seq-{i // len(script)}-{run}", script[i % len(script)]) for i in range(turns))
+
+
+def throughput(url: str, script: List[str], seconds: float) -> float:
+    """Messages answered per second with CONCURRENT conversations going at once."""
+    stop, counts = time.time() + seconds, [0] * CONCURRENT
+
+    def user(k: int) -> None:
+        n = 0
+        while time.time() < stop:
+            sender = f"tp-{k}-{n}-{random.random()}"
+            for text in script:
+                if time.time() >= stop:
+                    break
+                post(url, sender, text)
+                counts[k] += 1
+            n += 1
+
+    threads = [threading.Thread(target=user, args=(k,)) for k in range(CONCURRENT)]
+    t0 = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(counts) / (time.perf_counter() - t0)
+
+
+def long_conversations(url: str, script: List[str], turns: int = 40, runs: int = 5) -> Dict[str, float]:
+    """Median reply at turns 3-7 and at turns 36-40 of `runs` conversations of `turns` turns."""
+    early, late = [], []
+    for r in range(runs):
+        sender = f"long-{r}-{random.random()}"
+        for t in range(turns):  # the script once, then its follow-ups (from the 4th message on) over and over
+            text = script[t] if t < len(script) else script[3 + (t - 3) % (len(script) - 3)]
+            ms = post(url, sender, text)
+            (early if 2 <= t <= 6 else late if t >= turns - 5 else []).append(ms)
+    return {"turn5_ms": statistics.median(early), "turn40_ms": statistics.median(late)}
+
+
+def measure(name: str, cwd: Path, model: Path, endpoints: Path, args, port: int, ours: bool) -> Dict:
     """Starts the bot (ours as `make run` does, through backcheck.server; `rasa init` with plain `rasa run`)."""
     procs = []
     launcher = [sys.executable, "-m", "backcheck.server"]
-    actions_dir = cwd / "actions"
-    if actions_dir.exists() and any(actions_dir.glob("*.py")):
+    if (cwd / "actions").is_dir():
         actions = [*launcher, "actions"] if ours else [RASA, "run", "actions"]
         procs.append(subprocess.Popen([*actions, "--port", str(port + 50)], cwd=cwd, env=ENV,
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
@@ -61,47 +129,95 @@ def measure(name: str, cwd: Path, model: Path, endpoints: Path, turns: int, port
     try:
         wait(f"http://127.0.0.1:{port}/status?token={TOKEN}")
         startup = time.perf_counter() - t0
-        url = f"http://127.0.0.1:{port}/webhooks/rest/webhook?token={TOKEN}"
-        lat = []
-        for i in range(turns):
-            lat.append(post(url, f"bench-{i // len(CONVERSATION)}", CONVERSATION[i % len(CONVERSATION)]))
-        lat.sort()
-        return {"bot": name, "startup_s": round(startup, 1), "p50_ms": round(statistics.median(lat), 1),
-                "p95_ms": round(lat[int(0.95 * (len(lat) - 1))], 1), "turns": turns}
+        wait(f"http://127.0.0.1:{port + 50}/health", 120) if len(procs) > 1 else None
+        return run_load(name, f"http://127.0.0.1:{port}/webhooks/rest/webhook", OURS if ours else INIT,
+                        OURS_LONG if ours else INIT, args, startup, rss_mb([p.pid for p in procs]))
     finally:
         for p in procs:
             p.terminate()
             p.wait(timeout=30)
 
 
+def run_load(name: str, url: str, script: List[str], long_script: List[str], args, startup: Optional[float],
+             memory: float) -> Dict:
+    for text in script:  # warm up
+        post(url, "warm-up", text)
+    lat = latency(url, script, args.turns)
+    row = {"bot": name, "startup_s": startup, "memory_mb": memory, "p50_ms": statistics.median(lat),
+           "p95_ms": lat[int(0.95 * (len(lat) - 1))], "throughput": throughput(url, script, args.seconds)}
+    row.update(long_conversations(url, long_script))
+    return row
+
+
+def measure_scaled(args, tmp: Path) -> Dict:
+    from backcheck.scale.profile import Profile
+    from backcheck.scale.services import free_port
+
+    workdir = tmp / "scaled"
+    workdir.mkdir()
+    workdir.chmod(0o755)
+    env = dict(ENV, BACKCHECK_SECRETS_DIR=str(workdir / "secrets"), BACKCHECK_PG_PORT=str(free_port()),
+               BACKCHECK_REDIS_PORT=str(free_port()))
+    profile = Profile(workdir, instances=args.instances, port=5305, env=env)
+    t0 = time.perf_counter()
+    profile.start()
+    try:
+        startup = time.perf_counter() - t0
+        memory = rss_mb([p.pid for p in [*profile.rasa, *profile.others]])
+        return run_load(f"backcheck x{args.instances}", f"http://127.0.0.1:{profile.port}/webhooks/rest/webhook",
+                        OURS, OURS_LONG, args, startup, memory)
+    finally:
+        profile.stop()
+
+
 def baseline(tmp: Path) -> tuple:
     subprocess.run([RASA, "init", "--no-prompt", "--init-dir", str(tmp)], cwd=tmp, env=ENV, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     models = sorted((tmp / "models").glob("*.tar.gz"))
+    (tmp / "credentials.yml").write_text("rest:\n")
     return models[-1], tmp / "endpoints.yml"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--baseline", action="store_true", help="also build and measure a plain `rasa init` bot")
-    ap.add_argument("--turns", type=int, default=60)
+    ap.add_argument("--scaled", action="store_true", help="also measure the production profile")
+    ap.add_argument("--instances", type=int, default=2)
+    ap.add_argument("--turns", type=int, default=100)
+    ap.add_argument("--seconds", type=float, default=20)
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        endpoints = Path(tmp) / "endpoints.yml"
-        endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:5155/webhook"\n'
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        tmp.chmod(0o755)
+        endpoints = tmp / "endpoints.yml"
+        endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:5155/webhook"\n  enable_selective_domain: true\n'
                              f'tracker_store:\n  type: backcheck.privacy.store.PrivateSQLTrackerStore\n'
                              f'  dialect: "sqlite"\n  db: "{tmp}/bench.db"\n')
-        rows = [measure("backcheck", ROOT, ROOT / "models" / "backcheck.tar.gz", endpoints, args.turns)]
+        rows = [measure("backcheck", ROOT, ROOT / "models" / "backcheck.tar.gz", endpoints, args, 5105, True)]
+        if args.scaled:
+            rows.append(measure_scaled(args, tmp))
         if args.baseline:
-            init_dir = Path(tmp) / "init"
+            init_dir = tmp / "init"
             init_dir.mkdir()
             model, init_endpoints = baseline(init_dir)
-            shutil.copy(ROOT / "credentials.yml", init_dir / "credentials.yml")
-            (init_dir / "credentials.yml").write_text("rest:\n")
-            rows.append(measure("rasa init", init_dir, model, init_endpoints, args.turns, port=5205, ours=False))
+            rows.append(measure("rasa init", init_dir, model, init_endpoints, args, 5205, False))
+    print(f"{'bot':>14} | start-up | memory | reply p50 | p95 | {CONCURRENT} at once | turn 5 | turn 40")
     for r in rows:
-        print(f"{r['bot']:>10}: start-up {r['startup_s']} s, reply p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms "
-              f"over {r['turns']} REST turns")
+        print(f"{r['bot']:>14} | {r['startup_s']:6.1f} s | {r['memory_mb']:4.0f} MB | {r['p50_ms']:6.1f} ms | "
+              f"{r['p95_ms']:5.1f} ms | {r['throughput']:5.1f} msg/s | {r['turn5_ms']:5.1f} ms | {r['turn40_ms']:5.1f} ms")
+    base = next((r for r in rows if r["bot"] == "rasa init"), None)
+    if base:
+        print("ratios against rasa init (target):")
+        ours = rows[0]
+        print(f"  make run:        reply p50 {ours['p50_ms'] / base['p50_ms']:.2f}x (<= 0.5), start-up "
+              f"{ours['startup_s'] / base['startup_s']:.2f}x (<= 0.5), memory {ours['memory_mb'] / base['memory_mb']:.2f}x "
+              f"(<= 0.75), throughput {ours['throughput'] / base['throughput']:.2f}x")
+        for r in rows[1:-1]:
+            print(f"  make run-scaled: throughput with {CONCURRENT} at once {r['throughput'] / base['throughput']:.2f}x "
+                  f"(>= 2), reply p50 {r['p50_ms'] / base['p50_ms']:.2f}x")
+    for r in rows:
+        if r["bot"] != "rasa init":
+            print(f"  {r['bot']}: turn 40 / turn 5 = {r['turn40_ms'] / r['turn5_ms']:.2f}x (<= 1.2)")
 
 
 if __name__ == "__main__":

@@ -81,7 +81,8 @@ class Profile:
     def endpoints(self, i: int, tracker_store: Dict, lock_store: Dict) -> Path:
         path = self.workdir / f"endpoints-{i}.yml"
         path.write_text(yaml.safe_dump({
-            "action_endpoint": {"url": f"http://127.0.0.1:{self.action_ports[i]}/webhook"},
+            "action_endpoint": {"url": f"http://127.0.0.1:{self.action_ports[i]}/webhook",
+                                "enable_selective_domain": True},
             "tracker_store": tracker_store, "lock_store": lock_store}, sort_keys=False))
         os.chmod(path, 0o600)  # it holds the passwords
         return path

@@ -54,7 +54,7 @@ class Bot:
     def endpoints(self) -> Path:
         path = self.workdir / "endpoints.yml"
         path.write_text(
-            f'action_endpoint:\n  url: "http://127.0.0.1:{self.actions_port}/webhook"\n'
+            f'action_endpoint:\n  url: "http://127.0.0.1:{self.actions_port}/webhook"\n  enable_selective_domain: true\n'
             f'tracker_store:\n  type: backcheck.privacy.store.PrivateSQLTrackerStore\n'
             f'  dialect: "sqlite"\n  db: "{self.db}"\n'
         )
