@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional, Text
 
+from backcheck import speedups
 from backcheck.privacy import logs
 
 SECRETS_DIR = Path(os.environ.get("BACKCHECK_SECRETS_DIR", Path(__file__).resolve().parents[1] / ".secrets"))
@@ -77,31 +78,9 @@ def rasa_args(args: List[Text]) -> List[Text]:
     return args
 
 
-def compile_action_response_schema() -> None:
-    """Rasa 3.6 checks every action server response with `jsonschema.validate`, which re-checks the schema itself
-    and builds a new validator on each call: 40 % of the Rasa server's CPU under load (py-spy, 8 conversations at
-    once). The same check against the same schema, with the validator built once."""
-    from jsonschema import ValidationError
-    from jsonschema.validators import validator_for
-    from rasa.core.actions.action import RemoteAction
-
-    schema = RemoteAction.action_response_format_spec()
-    validator = validator_for(schema)(schema)
-
-    def validate_action_result(self: RemoteAction, result: Dict) -> bool:
-        try:
-            validator.validate(result)
-        except ValidationError as error:
-            error.message += ". Failed to validate Action server response from API."
-            raise
-        return True
-
-    RemoteAction._validate_action_result = validate_action_result
-
-
 def run_rasa(args: List[Text]) -> None:
     logs.install()
-    compile_action_response_schema()
+    speedups.apply()
     # Sanic reads SANIC_* settings when the app is made: bodies over the cap get 413 before any work.
     os.environ.setdefault("SANIC_REQUEST_MAX_SIZE", os.environ.get("BACKCHECK_MAX_BODY", str(DEFAULT_MAX_BODY)))
     from rasa.__main__ import main

@@ -1,0 +1,53 @@
+"""The speed-ups give the same answers as the Rasa code they replace."""
+import pytest
+from jsonschema import ValidationError, validate
+from rasa.core.actions.action import RemoteAction
+from rasa.shared.core.events import Event
+from rasa.shared.utils.common import all_subclasses
+
+from backcheck import speedups
+
+
+@pytest.fixture(scope="module")
+def original_resolve():
+    return Event.resolve_by_type  # captured before apply()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def applied(original_resolve):
+    speedups.apply()
+
+
+def test_event_classes_resolve_as_before(original_resolve):
+    names = {cls.type_name for cls in all_subclasses(Event)}
+    assert len(names) > 20
+    for name in names:
+        assert Event.resolve_by_type(name) is original_resolve(name)
+    assert Event.resolve_by_type("topic") is None
+    assert Event.resolve_by_type("no-such-event", default=Event) is Event
+    with pytest.raises(ValueError):
+        Event.resolve_by_type("no-such-event")
+
+
+@pytest.mark.parametrize("response, valid", [
+    ({"events": [{"event": "slot", "name": "x", "value": 1}], "responses": [{"text": "hi"}]}, True),
+    ({"events": [], "responses": []}, True),
+    ({}, True),
+    ({"events": "not a list"}, False),
+    ({"events": [{"event": "no-such-event"}]}, False),
+    ({"responses": "nope"}, False),
+])
+def test_action_responses_are_validated_as_before(response, valid):
+    schema = RemoteAction.action_response_format_spec()
+    try:
+        validate(response, schema)
+        expected = True
+    except ValidationError:
+        expected = False
+    assert expected is valid
+    action = RemoteAction("action_x", None)
+    if valid:
+        assert action._validate_action_result(response) is True
+    else:
+        with pytest.raises(ValidationError):
+            action._validate_action_result(response)
