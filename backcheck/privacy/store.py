@@ -19,7 +19,8 @@ import json
 import logging
 import os
 import time
-from typing import Any, Optional, Text
+from collections import OrderedDict
+from typing import Any, List, Optional, Text, Tuple
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
@@ -30,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 FORGET_ACTION = "action_forget"
 DEFAULT_RETENTION_DAYS = 30
+CACHE_SIZE = 2000  # conversations whose latest tracker each process keeps
 
 
 def retention_days() -> float:
@@ -41,6 +43,8 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # sender -> (tracker, stored events, last row id): the tracker as last loaded or saved here
+        self._cache: "OrderedDict[Text, Tuple[DialogueStateTracker, int, int]]" = OrderedDict()
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_secure_delete)
             self.engine.dispose()  # connections made from now on have secure_delete on
@@ -49,18 +53,44 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
     # and PostgreSQL): ORM objects per row, query compilation and the unit of work were 45 % of a turn (py-spy).
     _SESSION_START = ('COALESCE((SELECT MAX("timestamp") FROM events WHERE sender_id = :sender AND type_name = '
                       "'session_started'), -1e300)")
-    _LATEST_SESSION = sa.text(f'SELECT data FROM events WHERE sender_id = :sender AND "timestamp" >= {_SESSION_START} '
-                              "ORDER BY id")
-    _ALL_SESSIONS = sa.text("SELECT data FROM events WHERE sender_id = :sender ORDER BY id")
-    _STORED = sa.text(f'SELECT COUNT(*) FROM events WHERE sender_id = :sender AND "timestamp" >= {_SESSION_START}')
+    _LATEST_SESSION = sa.text(f'SELECT id, data FROM events WHERE sender_id = :sender AND "timestamp" >= '
+                              f"{_SESSION_START} ORDER BY id")
+    _ALL_SESSIONS = sa.text("SELECT id, data FROM events WHERE sender_id = :sender ORDER BY id")
+    _STORED = sa.text(f'SELECT COUNT(*), MAX(id) FROM events WHERE sender_id = :sender AND "timestamp" >= '
+                      f"{_SESSION_START}")
 
     async def _retrieve(self, sender_id: Text, fetch_events_from_all_sessions: bool) -> Optional[DialogueStateTracker]:
-        query = self._ALL_SESSIONS if fetch_events_from_all_sessions else self._LATEST_SESSION
+        """The latest session comes from the cache while the database holds exactly what the cached tracker holds
+        (same number of events, same last row; any instance's write or delete changes that): rebuilding a tracker
+        from all its events grew with the conversation and was a third of a turn 40 messages in."""
+        if fetch_events_from_all_sessions:
+            with self.engine.connect() as connection:
+                rows = connection.execute(self._ALL_SESSIONS, {"sender": sender_id}).fetchall()
+            return self._tracker(sender_id, rows)
         with self.engine.connect() as connection:
-            events = [json.loads(data) for (data,) in connection.execute(query, {"sender": sender_id})]
-        if self.domain and events:
-            return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
+            stored = tuple(connection.execute(self._STORED, {"sender": sender_id}).one())
+            cached = self._cache.get(sender_id)
+            if cached and cached[1:] == stored and len(cached[0].events) == stored[0]:
+                self._cache.move_to_end(sender_id)
+                return cached[0]
+            rows = connection.execute(self._LATEST_SESSION, {"sender": sender_id}).fetchall()
+        tracker = self._tracker(sender_id, rows)
+        self._remember(sender_id, tracker, (len(rows), rows[-1][0]) if rows else (0, None))
+        return tracker
+
+    def _tracker(self, sender_id: Text, rows: List[Any]) -> Optional[DialogueStateTracker]:
+        if self.domain and rows:
+            return DialogueStateTracker.from_dict(sender_id, [json.loads(data) for _, data in rows], self.domain.slots)
         return None
+
+    def _remember(self, sender_id: Text, tracker: Optional[DialogueStateTracker], stored: Tuple) -> None:
+        if tracker is None or len(tracker.events) != stored[0]:
+            self._cache.pop(sender_id, None)
+            return
+        self._cache[sender_id] = (tracker, *stored)
+        self._cache.move_to_end(sender_id)
+        while len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         """Adds the events not stored yet, in one statement; or deletes the conversation after the forget action."""
@@ -69,7 +99,7 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
             return
         await self.stream_events(tracker)
         with self.engine.begin() as connection:
-            stored = connection.execute(self._STORED, {"sender": tracker.sender_id}).scalar()
+            stored = connection.execute(self._STORED, {"sender": tracker.sender_id}).one()[0]
             rows = []
             for event in itertools.islice(tracker.events, stored, len(tracker.events)):
                 data = event.as_dict()
@@ -79,9 +109,12 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
                              "data": json.dumps(data)})
             if rows:
                 connection.execute(self.SQLEvent.__table__.insert(), rows)
+            self._remember(tracker.sender_id, tracker,
+                           tuple(connection.execute(self._STORED, {"sender": tracker.sender_id}).one()))
 
     async def delete(self, sender_id: Text) -> int:
         """Deletes every event of the conversation; returns how many rows went."""
+        self._cache.pop(sender_id, None)
         with self.session_scope() as session:
             count = session.query(self.SQLEvent).filter(self.SQLEvent.sender_id == sender_id).delete()
             session.commit()
@@ -91,6 +124,7 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
     async def drop_last_turn(self, sender_id: Text, since: float) -> int:
         """Deletes the latest user message and everything after it, if that message came at or after `since`
         (a turn that failed half-way), so the conversation is as it was before it; returns how many rows went."""
+        self._cache.pop(sender_id, None)
         event = self.SQLEvent
         with self.session_scope() as session:
             last_user = (session.query(event.id, event.timestamp)
@@ -106,6 +140,7 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
     def purge(self, days: Optional[float] = None, now: Optional[float] = None) -> int:
         """Deletes the conversations with no event in the last `days` days; returns how many."""
         days = retention_days() if days is None else days
+        self._cache.clear()
         cutoff = (now or time.time()) - days * 86400
         event = self.SQLEvent
         with self.session_scope() as session:

@@ -89,3 +89,24 @@ def test_unwrap_finds_the_configured_store_inside_rasas_wrappers(store):
             self._tracker_store = inner
 
     assert unwrap(Wrapper(Wrapper(store))) is store
+
+
+def test_the_latest_tracker_is_reused_only_while_the_database_holds_exactly_it(store, tmp_path, domain):
+    saved(store, "dana", turn("first", "utter_greet"))
+    first = run(store.retrieve("dana"))
+    assert run(store.retrieve("dana")) is first  # nothing changed: no rebuild
+
+    other = PrivateSQLTrackerStore(domain=domain, dialect="sqlite", db=str(tmp_path / "t.db"))  # another instance
+    theirs = run(other.retrieve("dana"))
+    for event in turn("second", "utter_greet"):
+        theirs.update(event)
+    run(other.save(theirs))
+    seen = run(store.retrieve("dana"))
+    assert seen is not first and [e.text for e in seen.events if isinstance(e, UserUttered)] == ["first", "second"]
+
+    seen.update(UserUttered("never saved"))  # a turn that failed before saving
+    again = run(store.retrieve("dana"))
+    assert again is not seen and "never saved" not in [e.text for e in again.events if isinstance(e, UserUttered)]
+
+    run(other.delete("dana"))  # deleted by another instance
+    assert run(store.retrieve("dana")) is None
