@@ -21,6 +21,7 @@ import aiohttp
 import yaml
 from rasa.core.channels.channel import OutputChannel, UserMessage
 
+from backcheck.channels.checkins import restore_checkins
 from backcheck.privacy import logs
 from backcheck.privacy.store import unwrap
 
@@ -98,6 +99,7 @@ class GuardedInput:
     """Mix-in for input channels; the Sanic app is captured by the blueprint's listener (`keep_app`)."""
 
     _sanic_app: Any = None
+    checkin_prefix: Optional[Text] = None  # channels that deliver check-ins as reminders (backcheck/channels/checkins.py)
 
     def keep_app(self, blueprint: Any) -> None:
         logs.install()  # also when started by plain `rasa run`, not backcheck.server
@@ -105,6 +107,19 @@ class GuardedInput:
         @blueprint.listener("before_server_start")
         async def _keep(app: Any, _loop: Any) -> None:
             self._sanic_app = app
+
+        @blueprint.listener("after_server_start")
+        async def _restore(app: Any, _loop: Any) -> None:
+            agent = self._agent()
+            if self.checkin_prefix and agent is not None:
+                try:
+                    await restore_checkins(agent, self.checkin_prefix, self.checkin_output)
+                except Exception:
+                    logger.exception("Could not schedule the kept check-ins again")
+
+    def checkin_output(self, tracker: Any) -> Any:
+        """The output channel a check-in of this conversation is sent through (None: cannot be sent)."""
+        return None
 
     def _agent(self) -> Any:
         return getattr(getattr(self._sanic_app, "ctx", None), "agent", None)

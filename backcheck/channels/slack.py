@@ -152,6 +152,13 @@ class SlackInput(GuardedInput, RasaSlackInput):
     def _validate_credentials(self) -> None:
         """Stock raises without a signing secret; we switch the channel off instead."""
 
+    checkin_prefix = SENDER_PREFIXES["slack"]
+
+    def checkin_output(self, tracker: Any) -> Optional[OutputChannel]:
+        """Where the conversation's last message came from (its metadata keeps the channel and thread)."""
+        metadata = getattr(tracker.latest_message, "metadata", None) or {}
+        return self.get_output_channel(metadata.get("out_channel"), metadata.get("thread_id"))
+
     def get_output_channel(
         self, channel: Optional[Text] = None, thread_id: Optional[Text] = None
     ) -> Optional[OutputChannel]:  # type: ignore[override]

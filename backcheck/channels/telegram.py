@@ -221,7 +221,12 @@ class TelegramInput(GuardedInput, StockTelegramInput):
     def enabled(self) -> bool:
         return self.output is not None
 
+    checkin_prefix = SENDER_PREFIXES["telegram"]
+
     def get_output_channel(self) -> Optional[TelegramOutput]:
+        return self.output
+
+    def checkin_output(self, tracker: Any) -> Optional[TelegramOutput]:
         return self.output
 
     def blueprint(

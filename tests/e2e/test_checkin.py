@@ -142,3 +142,34 @@ async def test_on_the_web_a_due_check_in_appears_when_the_chat_opens_again(chann
     await asyncio.sleep(2)
     await chat.disconnect()
     assert sum(CHECKIN in s for s in said) == asked == 1
+
+
+def telegram_conversation(bot, chat_id, first_update):
+    url = f"{bot.url}/webhooks/telegram/webhook"
+    chat = {"id": chat_id, "first_name": "Kim", "type": "private"}
+    for i, text in enumerate(CONVERSATION):
+        assert post(url, json.dumps(text_update(text, update_id=first_update + i, chat=chat)).encode(),
+                    {"X-Telegram-Bot-Api-Secret-Token": TG_SECRET}) == 200
+
+
+def checkins_to(api, chat_id):
+    return [m for m in api.methods("sendMessage") if CHECKIN in m["text"] and str(m["chat_id"]) == str(chat_id)]
+
+
+def test_two_people_waiting_for_a_check_in_both_get_theirs(channels):
+    bot, api, _ = channels
+    telegram_conversation(bot, 6101, 100)
+    telegram_conversation(bot, 6102, 200)  # scheduled after the first: must not replace it
+    assert wait_until(lambda: checkins_to(api, 6101) and checkins_to(api, 6102)), "a check-in was lost"
+    time.sleep(2)
+    assert len(checkins_to(api, 6101)) == len(checkins_to(api, 6102)) == 1  # once each
+
+
+def test_a_check_in_accepted_before_a_restart_still_comes(channels):
+    """Last in this module: it restarts the Rasa server."""
+    bot, api, _ = channels
+    telegram_conversation(bot, 6201, 300)
+    bot.restart_rasa()  # the check-in (due in 3 s) comes due while the server is down
+    assert wait_until(lambda: checkins_to(api, 6201)), "the check-in was lost in the restart"
+    time.sleep(2)
+    assert len(checkins_to(api, 6201)) == 1

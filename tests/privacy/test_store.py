@@ -110,3 +110,13 @@ def test_the_latest_tracker_is_reused_only_while_the_database_holds_exactly_it(s
 
     run(other.delete("dana"))  # deleted by another instance
     assert run(store.retrieve("dana")) is None
+
+
+def test_conversations_that_set_a_slot_are_found_by_channel(store):
+    from rasa.shared.core.events import SlotSet
+
+    saved(store, "telegram:1", turn("hi", "utter_greet") + [SlotSet("checkin_due", "2026-11-29T10:00:00")])
+    saved(store, "slack:U1_D1", turn("hi", "utter_greet") + [SlotSet("checkin_due", "2026-11-29T10:00:00")])
+    saved(store, "telegram:2", turn("hi", "utter_greet"))
+    assert store.senders_with_slot("checkin_due", "telegram:") == ["telegram:1"]
+    assert sorted(store.senders_with_slot("checkin_due")) == ["slack:U1_D1", "telegram:1"]
