@@ -47,9 +47,43 @@ def cache_event_types() -> None:
     Event.resolve_by_type = staticmethod(resolve_by_type)
 
 
+def keep_connections() -> None:
+    """Every call to the action server opened a new HTTP client session and connection (Rasa's EndpointConfig
+    makes one per request). One session per endpoint and event loop is kept open and reused instead."""
+    import asyncio
+
+    import aiohttp
+    from rasa.utils.endpoints import EndpointConfig
+
+    original = EndpointConfig.session
+    kept: Dict[Any, aiohttp.ClientSession] = {}
+
+    class _Kept:
+        """`async with` over a kept session: entering gives it, leaving does not close it."""
+
+        def __init__(self, session: aiohttp.ClientSession) -> None:
+            self.session = session
+
+        async def __aenter__(self) -> aiohttp.ClientSession:
+            return self.session
+
+        async def __aexit__(self, *_: Any) -> bool:
+            return False
+
+    def session(self: EndpointConfig) -> Any:
+        key = (id(self), id(asyncio.get_running_loop()))
+        found = kept.get(key)
+        if found is None or found.closed:
+            found = kept[key] = original(self)
+        return _Kept(found)
+
+    EndpointConfig.session = session
+
+
 def apply() -> None:
     global _applied
     if not _applied:
         compile_action_response_schema()
         cache_event_types()
+        keep_connections()
         _applied = True

@@ -51,3 +51,24 @@ def test_action_responses_are_validated_as_before(response, valid):
     else:
         with pytest.raises(ValidationError):
             action._validate_action_result(response)
+
+
+def test_endpoint_sessions_are_kept_open_and_reused():
+    import asyncio
+
+    from rasa.utils.endpoints import EndpointConfig
+
+    endpoint = EndpointConfig("http://127.0.0.1:1/webhook")
+
+    async def scenario():
+        async with endpoint.session() as first:
+            pass
+        async with endpoint.session() as second:
+            pass
+        assert first is second and not first.closed
+        await first.close()
+        async with endpoint.session() as third:  # a closed one is replaced
+            assert third is not first and not third.closed
+        await third.close()
+
+    asyncio.run(scenario())
