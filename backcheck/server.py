@@ -1,7 +1,8 @@
 """Starts BackCheck's servers hardened for the internet (what `make run` and the end-to-end tests run).
 
     python -m backcheck.server rasa [rasa run options]   Rasa with the API behind a token, CORS limited to the
-                                                         configured origins, a request size cap, redacted logs
+                                                         configured origins, a request size cap, redacted logs,
+                                                         and the speed-ups of backcheck/speedups.py
     python -m backcheck.server actions [--port 5055]     the action server (loopback by default), redacted logs,
                                                          errors that do not echo the tracker back
     python -m backcheck.server supervise [--pidfile F] -- command ...
@@ -162,7 +163,7 @@ def supervise(argv: List[Text], pause: float = 1.0) -> int:
             Path(options.pidfile).write_text(f"{child.pid}\n")
         code = child.wait()
         if not state["stop"]:
-            print(f"[backcheck] {Path(command[-1]).name if command else 'command'} exited with {code}; "
+            print(f"[backcheck] `{' '.join(Path(c).name for c in command)}` exited with {code}; "
                   f"restarting in {pause:.0f} s", file=sys.stderr, flush=True)
             time.sleep(pause)
     return code
