@@ -113,6 +113,14 @@ class Profile:
         raise TimeoutError(f"Rasa instance {i} did not start in {timeout} s")
 
     def start(self) -> "Profile":
+        """Starts everything; if any part fails, stops what did start and raises."""
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> "Profile":
         self.workdir.mkdir(parents=True, exist_ok=True)
         ensure_packages(["postgresql", "redis-server", "nginx"])
         own = f"http://localhost:{self.port} http://127.0.0.1:{self.port}"

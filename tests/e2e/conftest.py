@@ -110,6 +110,11 @@ class Bot:
 def bot(tmp_path_factory):
     if not MODEL.exists():
         pytest.fail(f"{MODEL} is missing: run `make train` (make test does it)")
-    running = Bot(tmp_path_factory.mktemp("bot")).start()
+    running = Bot(tmp_path_factory.mktemp("bot"))
+    try:
+        running.start()
+    except BaseException:
+        running.stop()  # nothing left running when the start fails
+        raise
     yield running
     running.stop()
