@@ -80,10 +80,35 @@ def keep_connections() -> None:
     EndpointConfig.session = session
 
 
+def reuse_past_states() -> None:
+    """Each prediction featurises the whole conversation several times over: the rule policy once for the text and
+    once for the intent of the last message, the memoization policy once more. The states depend only on the
+    tracker's events, so they are computed once per tracker and number of events; callers edit what they get (the
+    featurizer deletes keys of the last state), so each gets its own copy. A third of a turn 40 messages in."""
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    original = DialogueStateTracker.past_states
+
+    def past_states(self: DialogueStateTracker, domain: Any, omit_unset_slots: bool = False,
+                    ignore_rule_only_turns: bool = False, rule_only_data: Optional[Dict[Text, Any]] = None) -> Any:
+        events = self.events
+        key = (len(events), id(events[-1]) if events else None, id(domain), omit_unset_slots,
+               ignore_rule_only_turns, repr(rule_only_data))
+        cached = self.__dict__.get("_backcheck_past_states")
+        if cached is None or cached[0] != key:
+            cached = (key, original(self, domain, omit_unset_slots=omit_unset_slots,
+                                    ignore_rule_only_turns=ignore_rule_only_turns, rule_only_data=rule_only_data))
+            self.__dict__["_backcheck_past_states"] = cached
+        return [{name: dict(sub_state) for name, sub_state in state.items()} for state in cached[1]]
+
+    DialogueStateTracker.past_states = past_states
+
+
 def apply() -> None:
     global _applied
     if not _applied:
         compile_action_response_schema()
         cache_event_types()
         keep_connections()
+        reuse_past_states()
         _applied = True

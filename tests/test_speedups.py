@@ -10,11 +10,22 @@ from backcheck import speedups
 
 @pytest.fixture(scope="module")
 def original_resolve():
-    return Event.resolve_by_type  # captured before apply()
+    original = Event.resolve_by_type  # captured before apply()
+    assert original.__module__.startswith("rasa")
+    return original
+
+
+@pytest.fixture(scope="module")
+def original_past_states():
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    past_states = DialogueStateTracker.past_states  # captured before apply()
+    assert past_states.__module__.startswith("rasa")
+    return lambda tracker, domain, **flags: past_states(tracker, domain, **flags)
 
 
 @pytest.fixture(scope="module", autouse=True)
-def applied(original_resolve):
+def applied(original_resolve, original_past_states):
     speedups.apply()
 
 
@@ -72,3 +83,25 @@ def test_endpoint_sessions_are_kept_open_and_reused():
         await third.close()
 
     asyncio.run(scenario())
+
+
+def test_past_states_are_the_same_and_each_caller_gets_its_own_copy(original_past_states):
+    from pathlib import Path
+
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    domain = Domain.load(str(Path(__file__).resolve().parents[1] / "domain.yml"))
+    tracker = DialogueStateTracker.from_events("s", [
+        ActionExecuted("action_listen"),
+        UserUttered("my back hurts", {"name": "describe_symptom", "confidence": 1.0}),
+        ActionExecuted("triage_form"), SlotSet("symptom_onset", "during"), ActionExecuted("action_listen"),
+        UserUttered("no", {"name": "deny", "confidence": 1.0})], domain.slots)
+    for flags in ({}, {"ignore_rule_only_turns": True, "rule_only_data": {"slots": [], "loops": []}}):
+        first = tracker.past_states(domain, **flags)
+        assert first == original_past_states(tracker, domain, **flags)
+        first[-1]["user"].clear()  # what the featurizer does to the last state
+        assert tracker.past_states(domain, **flags) == original_past_states(tracker, domain, **flags)
+    tracker.update(ActionExecuted("utter_thanks"))  # a new event: computed again
+    assert tracker.past_states(domain) == original_past_states(tracker, domain)
