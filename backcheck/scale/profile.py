@@ -27,7 +27,7 @@ from typing import Dict, List, Optional, Text
 
 import yaml
 
-from backcheck.scale.services import Nginx, Postgres, Redis, ensure_packages, wait_port
+from backcheck.scale.services import Nginx, Postgres, Redis, ensure_packages, stop_processes, wait_port
 from backcheck.server import secret
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -145,21 +145,12 @@ class Profile:
         return self
 
     def restart_instance(self, i: int) -> None:
-        self.rasa[i].terminate()
-        self.rasa[i].wait(timeout=60)
+        stop_processes([self.rasa[i]], timeout=60)
         self.start_rasa(i)
         self.wait_rasa(i)
 
     def stop(self) -> None:
-        for proc in [*self.rasa, *self.others]:
-            if proc is not None and proc.poll() is None:
-                proc.terminate()
-        for proc in [*self.rasa, *self.others]:
-            if proc is not None:
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+        stop_processes([*self.rasa, *self.others])
         for service in (self.nginx, self.redis, self.postgres):
             if service is not None:
                 service.stop()

@@ -45,6 +45,27 @@ def wait_port(port: int, proc: Optional[subprocess.Popen] = None, timeout: float
     raise TimeoutError(f"nothing listens on {port} after {timeout} s")
 
 
+def stop_processes(procs: List[Optional[subprocess.Popen]], timeout: float = 30) -> None:
+    """SIGTERM to all (PostgreSQL: smart shutdown), then waits for each, killing one that outlasts `timeout`."""
+    running = [proc for proc in procs if proc is not None and proc.poll() is None]
+    for proc in running:
+        proc.terminate()
+    for proc in running:
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+class _Service:
+    """A service run as one child process."""
+
+    proc: Optional[subprocess.Popen] = None
+
+    def stop(self) -> None:
+        stop_processes([self.proc])
+
+
 def _postgres_bin() -> Path:
     versions = sorted(Path(PACKAGES["postgresql"]).glob("*/bin/postgres"), key=lambda p: int(p.parts[-3]))
     if not versions:
@@ -52,14 +73,13 @@ def _postgres_bin() -> Path:
     return versions[-1].parent
 
 
-class Postgres:
+class Postgres(_Service):
     """A private PostgreSQL cluster in `data_dir` (run as the `postgres` user when started by root)."""
 
     def __init__(self, data_dir: Path, port: int, password: Text, database: Text = "backcheck",
                  user: Text = "backcheck") -> None:
         self.data_dir, self.port, self.password = Path(data_dir).resolve(), port, password
         self.database, self.user = database, user
-        self.proc: Optional[subprocess.Popen] = None
 
     def _as_owner(self, command: List[Text]) -> List[Text]:
         return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
@@ -113,21 +133,13 @@ class Postgres:
                 "url": "127.0.0.1", "port": self.port, "db": self.database, "username": self.user,
                 "password": self.password}
 
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()  # SIGTERM: smart shutdown
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
 
 
-class Redis:
+class Redis(_Service):
     """A private Redis on loopback with a password; nothing written to disk unless `data_dir` asks for it."""
 
     def __init__(self, data_dir: Path, port: int, password: Text) -> None:
         self.data_dir, self.port, self.password = Path(data_dir).resolve(), port, password
-        self.proc: Optional[subprocess.Popen] = None
 
     def start(self) -> "Redis":
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -148,21 +160,13 @@ class Redis:
         return {"type": "redis", "url": "127.0.0.1", "port": self.port, "password": self.password, "db": 0,
                 "key_prefix": "backcheck"}
 
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
 
 
-class Nginx:
+class Nginx(_Service):
     """nginx on `port` in front of the Rasa instances: socket.io sticky by client address, the rest round robin."""
 
     def __init__(self, data_dir: Path, port: int, upstreams: List[int]) -> None:
         self.data_dir, self.port, self.upstreams = Path(data_dir).resolve(), port, upstreams
-        self.proc: Optional[subprocess.Popen] = None
 
     def config(self) -> Text:
         servers = "".join(f"    server 127.0.0.1:{p} max_fails=1 fail_timeout=2s;\n" for p in self.upstreams)
@@ -214,10 +218,3 @@ http {{
         wait_port(self.port, self.proc)
         return self
 
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
