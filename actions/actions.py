@@ -7,7 +7,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, FollowupAction, ReminderCancelled, ReminderScheduled, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from backcheck.channels.checkins import checkin_job
+from backcheck.channels.checkins import CHECKIN_INTENT, CHECKIN_SLOT, checkin_job
 from backcheck.dialogue.followups import (GENERAL, followup_answer, followup_texts, new_problem_preface, summary,
                                          verdict_reply)
 from backcheck.dialogue.interview import (conversation_findings, interview_slots, message_findings, new_problem,
@@ -45,10 +45,10 @@ class ActionAskCheckin(Action):
         return "action_ask_checkin"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
-        if not tracker.get_slot("checkin_due"):  # already asked (or the data was deleted): once only
+        if not tracker.get_slot(CHECKIN_SLOT):  # already asked (or the data was deleted): once only
             return []
         dispatcher.utter_message(response="utter_checkin")
-        return [SlotSet("checkin_due", None)]
+        return [SlotSet(CHECKIN_SLOT, None)]
 
 
 class ActionAskSignCheck(Action):
@@ -103,9 +103,9 @@ class ActionAnswerFollowup(Action):
         if verdict and intent == "accept_checkin":
             dispatcher.utter_message(text=followup_texts()["checkin_scheduled"])
             due = datetime.now() + checkin_after()
-            events: List[EventType] = [SlotSet("checkin_due", due.isoformat())]
+            events: List[EventType] = [SlotSet(CHECKIN_SLOT, due.isoformat())]
             if tracker.get_latest_input_channel() != "socketio":  # the web chat asks it when it next opens
-                events.append(ReminderScheduled("EXTERNAL_checkin", due, name=checkin_job(tracker.sender_id),
+                events.append(ReminderScheduled(CHECKIN_INTENT, due, name=checkin_job(tracker.sender_id),
                                                 kill_on_user_message=False))
             return events
         trend = next((f["value"] for f in said if f["kind"] == "trend" and f["context"] == "present"), None)

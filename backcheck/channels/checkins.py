@@ -23,14 +23,24 @@ def checkin_job(sender_id: Text) -> Text:
     return f"backcheck_checkin:{sender_id}"
 
 
-def due_time(value: Any, now: Optional[datetime] = None) -> Optional[datetime]:
-    """When a check-in slot value says it is due (a little from now if that has passed), or None."""
+def parse_due(value: Any) -> Optional[datetime]:
+    """The time a check-in slot value (an ISO timestamp) names, or None."""
     try:
-        due = datetime.fromisoformat(value) if value else None
+        return datetime.fromisoformat(value) if value else None
     except (TypeError, ValueError):
         return None
-    now = now or datetime.now()
-    return max(due, now + timedelta(seconds=1)) if due else None
+
+
+def checkin_due(value: Any, now: Optional[datetime] = None) -> bool:
+    """Has the check-in time come?"""
+    due = parse_due(value)
+    return due is not None and due <= (now or datetime.now())
+
+
+def due_time(value: Any, now: Optional[datetime] = None) -> Optional[datetime]:
+    """When a check-in slot value says it is due (a little from now if that has passed), or None."""
+    due = parse_due(value)
+    return max(due, (now or datetime.now()) + timedelta(seconds=1)) if due else None
 
 
 async def restore_checkins(agent: Any, prefix: Text, output_for: Callable[[Any], Any]) -> int:

@@ -14,30 +14,18 @@ import hmac
 import logging
 import os
 import uuid
-from datetime import datetime
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
 
+from backcheck.channels.checkins import CHECKIN_INTENT, CHECKIN_SLOT, checkin_due
 from backcheck.channels.guard import GuardedInput
 from backcheck.privacy import logs
 
 logger = logging.getLogger(__name__)
 
-CHECKIN_DUE_SLOT = "checkin_due"
-CHECKIN_INTENT = "/EXTERNAL_checkin"
 MAX_PACKET = 16 * 1024  # bytes per socket.io message
-
-
-def checkin_due(due: Optional[Text], now: Optional[datetime] = None) -> bool:
-    """Has the check-in time (an ISO timestamp) come?"""
-    if not due:
-        return False
-    try:
-        return datetime.fromisoformat(due) <= (now or datetime.now())
-    except ValueError:
-        return False
 
 
 class SessionSigner:
@@ -115,6 +103,6 @@ class CheckinSocketIOInput(GuardedInput, SocketIOInput):
             return
         logs.remember(sender)
         tracker = await agent.tracker_store.retrieve(sender)
-        if tracker and checkin_due(tracker.get_slot(CHECKIN_DUE_SLOT)):
+        if tracker and checkin_due(tracker.get_slot(CHECKIN_SLOT)):
             output = SocketIOOutput(sio, self.bot_message_evt)
-            await on_new_message(UserMessage(CHECKIN_INTENT, output, sender, input_channel=self.name()))
+            await on_new_message(UserMessage(f"/{CHECKIN_INTENT}", output, sender, input_channel=self.name()))
