@@ -3,7 +3,8 @@
 Found with py-spy on the Rasa server under load (8 conversations at once, and conversations 40 turns long).
 Each replacement gives the same result as the code it replaces; tests/test_speedups.py checks that.
 """
-from typing import Any, Dict, Optional, Text, Type
+import copy
+from typing import Any, Dict, List, Optional, Text, Type
 
 _applied = False
 
@@ -80,28 +81,184 @@ def keep_connections() -> None:
     EndpointConfig.session = session
 
 
-def reuse_past_states() -> None:
-    """Each prediction featurises the whole conversation several times over: the rule policy once for the text and
-    once for the intent of the last message, the memoization policy once more. The states depend only on the
-    tracker's events, so they are computed once per tracker and number of events; callers edit what they get (the
-    featurizer deletes keys of the last state), so each gets its own copy. A third of a turn 40 messages in."""
+class _Replay:
+    """One conversation's states so far: the tracker replayed up to `events`, the states before each action in
+    them, and where the rule-only bookkeeping of `Domain.states_for_tracker_history` stands."""
+
+    def __init__(self, tracker: Any) -> None:
+        self.events: List[Any] = []  # kept, so their ids stay theirs
+        self.ids: List[int] = []
+        self.tracker = tracker.init_copy()
+        self.states: List[Dict] = []
+        self.last_ml_action: Optional[Dict] = None
+        self.hidden = False
+
+
+def _add_state(replay: _Replay, states: List[Dict], hide_rule_turn: bool, domain: Any, omit_unset_slots: bool,
+               ignore_rule_only_turns: bool, rule_only_data: Optional[Dict]) -> None:
+    """One step of `Domain.states_for_tracker_history` (Rasa 3.6), for the replayed tracker as it is now."""
+    from rasa.shared.core.constants import PREVIOUS_ACTION
+
+    tracker = replay.tracker
+    if ignore_rule_only_turns:
+        if not replay.hidden:
+            replay.last_ml_action = domain._get_prev_action_sub_state(tracker)
+        if not tracker.followup_action and not tracker.latest_action_name == tracker.active_loop_name:
+            replay.hidden = hide_rule_turn
+        if replay.hidden:
+            return
+    state = domain.get_active_state(tracker, omit_unset_slots=omit_unset_slots)
+    if ignore_rule_only_turns:
+        domain._remove_rule_only_features(state, rule_only_data)
+        if states:
+            domain._substitute_rule_only_user_input(state, states[-1])
+        if replay.last_ml_action:
+            state[PREVIOUS_ACTION] = replay.last_ml_action
+    states.append(domain._clean_state(state))
+
+
+def incremental_past_states(max_conversations: int = 2000) -> None:
+    """Each prediction featurised the whole conversation, several times (the rule policy once for the text and once
+    for the intent of the last message, the memoization policy once more), by replaying every event from the first:
+    a third of a turn 40 messages in, and growing. The states before each action depend only on the events before
+    it, so each conversation's replay is kept (for the last `max_conversations`) and carried on over the new events
+    only. While the events already replayed are the same objects in the same order (the tracker store hands back
+    the same tracker), only new ones are replayed; anything else (an undo, another process's tracker) replays from
+    the start. Callers edit what they get (the featurizer deletes keys of the states), so each gets copies."""
+    from collections import OrderedDict
+
+    from rasa.shared.core.events import ActionExecuted
     from rasa.shared.core.trackers import DialogueStateTracker
 
-    original = DialogueStateTracker.past_states
+    replays: "OrderedDict[Any, _Replay]" = OrderedDict()
+
+    def states_now(tracker: DialogueStateTracker, domain: Any, omit_unset_slots: bool, ignore_rule_only_turns: bool,
+                   rule_only_data: Optional[Dict]) -> List[Dict]:
+        flags = (omit_unset_slots, ignore_rule_only_turns, rule_only_data)
+        key = (tracker.sender_id, id(domain), tracker.is_rule_tracker, omit_unset_slots, ignore_rule_only_turns,
+               repr(rule_only_data))
+        events = tracker.applied_events()
+        replay = replays.pop(key, None)
+        if replay is None or list(map(id, events[:len(replay.ids)])) != replay.ids:
+            replay = _Replay(tracker)
+        for event in events[len(replay.events):]:
+            if isinstance(event, ActionExecuted):
+                _add_state(replay, replay.states, event.hide_rule_turn, domain, *flags)
+            replay.tracker.update(event)
+        replay.events, replay.ids = events, list(map(id, events))
+        replays[key] = replay
+        while len(replays) > max_conversations:
+            replays.popitem(last=False)
+        # the state after the last event is computed on the side: the next event may change it
+        states = list(replay.states)
+        _add_state(copy.copy(replay), states, False, domain, *flags)
+        return states
 
     def past_states(self: DialogueStateTracker, domain: Any, omit_unset_slots: bool = False,
                     ignore_rule_only_turns: bool = False, rule_only_data: Optional[Dict[Text, Any]] = None) -> Any:
         events = self.events
         key = (len(events), id(events[-1]) if events else None, id(domain), omit_unset_slots,
                ignore_rule_only_turns, repr(rule_only_data))
-        cached = self.__dict__.get("_backcheck_past_states")
-        if cached is None or cached[0] != key:
-            cached = (key, original(self, domain, omit_unset_slots=omit_unset_slots,
-                                    ignore_rule_only_turns=ignore_rule_only_turns, rule_only_data=rule_only_data))
-            self.__dict__["_backcheck_past_states"] = cached
-        return [{name: dict(sub_state) for name, sub_state in state.items()} for state in cached[1]]
+        cached = self.__dict__.setdefault("_backcheck_past_states", {})
+        if key not in cached or len(cached) > 8:
+            if len(cached) > 8:
+                cached.clear()
+            cached[key] = states_now(self, domain, omit_unset_slots, ignore_rule_only_turns, rule_only_data)
+        return [{name: dict(sub_state) for name, sub_state in state.items()} for state in cached[key]]
 
     DialogueStateTracker.past_states = past_states
+
+
+def incremental_applied_events() -> None:
+    """`applied_events` (the events with undone ones left out) walked every event of the conversation, and was
+    called again and again per turn: while the loops named and the events already walked are the same, only new
+    events are walked, with Rasa 3.6's rules; anything else walks all of them again. Callers get their own list."""
+    import itertools
+
+    from rasa.shared.core.events import (ActionExecuted, ActionReverted, ActiveLoop, Restarted, SessionStarted,
+                                         UserUttered, UserUtteranceReverted)
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    def walk(tracker: DialogueStateTracker, events: Any, loop_names: set, applied: List[Any]) -> List[Any]:
+        for event in events:  # the body of DialogueStateTracker.applied_events
+            if isinstance(event, (Restarted, SessionStarted)):
+                applied = []
+            elif isinstance(event, ActionReverted):
+                tracker._undo_till_previous(ActionExecuted, applied)
+            elif isinstance(event, UserUtteranceReverted):
+                tracker._undo_till_previous(UserUttered, applied)
+                tracker._undo_till_previous(ActionExecuted, applied)
+            elif (isinstance(event, ActionExecuted) and event.action_name in loop_names
+                  and not tracker._first_loop_execution_or_unhappy_path(event.action_name, applied)):
+                tracker._undo_till_previous_loop_execution(event.action_name, applied)
+            else:
+                applied.append(event)
+        return applied
+
+    def loops(events: Any) -> set:
+        return {event.name for event in events if isinstance(event, ActiveLoop) and event.name}
+
+    def applied_events(self: DialogueStateTracker) -> List[Any]:
+        events = self.events
+        # kept: the events walked (held, so their ids stay theirs), their ids, the loops named, the applied events
+        kept = self.__dict__.get("_backcheck_applied")
+        if kept is not None:
+            walked, ids, loop_names, applied = kept
+            if len(ids) <= len(events) and list(map(id, itertools.islice(events, len(ids)))) == ids:
+                new = list(itertools.islice(events, len(ids), None))
+                if loops(new) <= loop_names:
+                    if new:
+                        applied = walk(self, new, loop_names, list(applied))
+                        self.__dict__["_backcheck_applied"] = (walked + new, ids + list(map(id, new)), loop_names,
+                                                               applied)
+                    return list(applied)
+        walked = list(events)
+        loop_names = loops(walked)
+        applied = walk(self, walked, loop_names, [])
+        self.__dict__["_backcheck_applied"] = (walked, list(map(id, walked)), loop_names, applied)
+        return list(applied)
+
+    DialogueStateTracker.applied_events = applied_events
+
+
+def copy_trackers_by_state() -> None:
+    """`tracker.copy()` (before every action) replayed every event into a new tracker. A tracker's state is, by
+    Rasa's own rule, what its events make it, so the copy takes that state over: the same events, copies of the
+    slots and of the loop and action dicts. What `init_copy` leaves out (model id, source) stays out, as before."""
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    state = ("_paused", "followup_action", "latest_message", "latest_bot_utterance")
+
+    def copy_tracker(self: DialogueStateTracker) -> DialogueStateTracker:
+        new = self.init_copy()
+        new.events = new._create_events(list(self.events))
+        for name, slot in self.slots.items():
+            new.slots[name] = copy.copy(slot)
+        for name in state:
+            setattr(new, name, getattr(self, name))
+        new.latest_action = dict(self.latest_action) if self.latest_action is not None else None
+        new.active_loop = copy.copy(self.active_loop)
+        if "_backcheck_applied" in self.__dict__:
+            new.__dict__["_backcheck_applied"] = self.__dict__["_backcheck_applied"]
+        return new
+
+    DialogueStateTracker.copy = copy_tracker
+
+
+def format_states_only_for_debug_logs() -> None:
+    """The rule policy formats all states of the conversation for a debug log line on every prediction, even when
+    debug logging is off. It is formatted only when that log line is written."""
+    import logging
+
+    from rasa.core.policies.policy import Policy
+
+    original = Policy.format_tracker_states
+    logger = logging.getLogger("rasa.core.policies.rule_policy")
+
+    def format_tracker_states(states: List[Dict]) -> Text:
+        return original(states) if logger.isEnabledFor(logging.DEBUG) else f"({len(states)} states)"
+
+    Policy.format_tracker_states = staticmethod(format_tracker_states)
 
 
 def apply() -> None:
@@ -110,5 +267,8 @@ def apply() -> None:
         compile_action_response_schema()
         cache_event_types()
         keep_connections()
-        reuse_past_states()
+        incremental_applied_events()
+        incremental_past_states()
+        copy_trackers_by_state()
+        format_states_only_for_debug_logs()
         _applied = True

@@ -24,8 +24,17 @@ def original_past_states():
     return lambda tracker, domain, **flags: past_states(tracker, domain, **flags)
 
 
+@pytest.fixture(scope="module")
+def original_tracker_methods():
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    methods = {name: getattr(DialogueStateTracker, name) for name in ("applied_events", "copy")}
+    assert all(method.__module__.startswith("rasa") for method in methods.values())
+    return methods
+
+
 @pytest.fixture(scope="module", autouse=True)
-def applied(original_resolve, original_past_states):
+def applied(original_resolve, original_past_states, original_tracker_methods):
     speedups.apply()
 
 
@@ -105,3 +114,146 @@ def test_past_states_are_the_same_and_each_caller_gets_its_own_copy(original_pas
         assert tracker.past_states(domain, **flags) == original_past_states(tracker, domain, **flags)
     tracker.update(ActionExecuted("utter_thanks"))  # a new event: computed again
     assert tracker.past_states(domain) == original_past_states(tracker, domain)
+
+
+def _flag_sets():
+    rule_only = {"slots": ["symptom_onset"], "loops": ["triage_form"]}
+    return [{}, {"omit_unset_slots": True}, {"ignore_rule_only_turns": True, "rule_only_data": rule_only}]
+
+
+def _conversation():
+    """Events of a conversation with a form, hidden rule turns, undos and a restart, in the order they happen."""
+    from rasa.shared.core.events import (ActionExecuted, ActionReverted, ActiveLoop, FollowupAction, Restarted,
+                                         SlotSet, UserUttered, UserUtteranceReverted)
+
+    def said(text, intent):
+        return [ActionExecuted("action_listen"), UserUttered(text, {"name": intent, "confidence": 1.0})]
+
+    return [
+        *said("my back hurts", "describe_symptom"),
+        ActionExecuted("triage_form"), ActiveLoop("triage_form"), SlotSet("requested_slot", "symptom_onset"),
+        *said("during deadlifts", "inform"),
+        ActionExecuted("triage_form", hide_rule_turn=True), SlotSet("symptom_onset", "during"),
+        *said("what do you mean?", "ask_general"),
+        ActionExecuted("action_answer_followup", hide_rule_turn=True), FollowupAction("triage_form"),
+        ActionExecuted("triage_form"), ActiveLoop(None), SlotSet("requested_slot", None),
+        *said("oops", "deny"), UserUtteranceReverted(),
+        *said("no", "deny"),
+        ActionExecuted("action_give_verdict"), SlotSet("triage_category", "pump"),
+        ActionExecuted("utter_anything_else"), ActionReverted(),
+        *said("thanks", "thank"), ActionExecuted("utter_welcome"),
+        Restarted(), *said("hi again", "greet"), ActionExecuted("utter_greet"),
+    ]
+
+
+def test_past_states_carried_on_over_new_events_match_a_full_replay(original_past_states):
+    """Event by event, the kept replay of a growing conversation gives what replaying it all from the start does,
+    through a form, hidden rule turns, undos and a restart; the featurizer's edits to what it got change nothing."""
+    from pathlib import Path
+
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    domain = Domain.load(str(Path(__file__).resolve().parents[1] / "domain.yml"))
+    tracker = DialogueStateTracker("growing", domain.slots)
+    for event in _conversation():
+        tracker.update(event)
+        for flags in _flag_sets():
+            got = tracker.past_states(domain, **flags)
+            assert got == original_past_states(tracker, domain, **flags)
+            for state in got:  # what the featurizer does to the states it is given
+                state.get("user", {}).pop("text", None)
+                state.pop("prev_action", None)
+
+
+def test_a_different_history_for_the_same_conversation_is_replayed_from_the_start(original_past_states):
+    """Another process wrote the conversation, or it was deleted and begun again: the kept replay is not used."""
+    from pathlib import Path
+
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    domain = Domain.load(str(Path(__file__).resolve().parents[1] / "domain.yml"))
+    events = _conversation()[:12]
+    first = DialogueStateTracker.from_events("same", events, domain.slots)
+    assert first.past_states(domain) == original_past_states(first, domain)
+    other = DialogueStateTracker.from_events("same", [
+        ActionExecuted("action_listen"), UserUttered("sharp pain", {"name": "describe_symptom", "confidence": 1.0}),
+        ActionExecuted("action_give_verdict"), SlotSet("triage_category", "acute_injury"),
+        ActionExecuted("action_listen")], domain.slots)
+    assert other.past_states(domain) == original_past_states(other, domain)
+    assert first.past_states(domain) == original_past_states(first, domain)
+
+
+def _growing_tracker(sender="growing"):
+    """A tracker of our domain growing event by event through `_conversation()` and a second run of the form."""
+    from pathlib import Path
+
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import ActionExecuted, ActiveLoop, SlotSet, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    domain = Domain.load(str(Path(__file__).resolve().parents[1] / "domain.yml"))
+    tracker = DialogueStateTracker(sender, domain.slots)
+    more = [ActionExecuted("late_loop"), ActionExecuted("action_listen"), ActionExecuted("late_loop"),
+            ActiveLoop("late_loop"),  # a loop named only after it ran: its earlier runs read differently
+            ActionExecuted("triage_form"), ActiveLoop("triage_form"), ActionExecuted("action_listen"),
+            UserUttered("sharp", {"name": "inform", "confidence": 1.0}), ActionExecuted("triage_form"),
+            SlotSet("symptom_onset", "sudden"), ActionExecuted("triage_form"), ActionExecuted("action_listen"),
+            ActiveLoop("another_loop"), ActionExecuted("another_loop"), ActiveLoop(None)]
+    for event in [*_conversation(), *more]:
+        tracker.update(event)
+        yield tracker
+
+
+def test_applied_events_walked_on_over_new_events_match_a_full_walk(original_tracker_methods):
+    original = original_tracker_methods["applied_events"]
+    for tracker in _growing_tracker():
+        got = tracker.applied_events()
+        assert [id(e) for e in got] == [id(e) for e in original(tracker)]
+        got.clear()  # a caller's edit of its list changes nothing
+        assert [id(e) for e in tracker.applied_events()] == [id(e) for e in original(tracker)]
+    tracker.events.clear()  # the events replaced: walked again
+    assert tracker.applied_events() == []
+
+
+def test_tracker_copies_hold_the_state_a_replay_gives_and_stand_apart(original_tracker_methods):
+    from rasa.shared.core.events import SlotSet
+    from rasa.shared.core.trackers import EventVerbosity
+
+    original = original_tracker_methods["copy"]
+    for tracker in _growing_tracker():
+        tracker.model_id = "model"
+        copied, replayed = tracker.copy(), original(tracker)
+        assert copied.current_state(EventVerbosity.ALL) == replayed.current_state(EventVerbosity.ALL)
+        for name in ("_paused", "followup_action", "latest_action", "active_loop", "latest_message",
+                     "latest_bot_utterance", "model_id", "sender_source", "is_rule_tracker", "_max_event_history"):
+            assert getattr(copied, name) == getattr(replayed, name), name
+        assert {n: (s.value, s.has_been_set) for n, s in copied.slots.items()} == \
+            {n: (s.value, s.has_been_set) for n, s in replayed.slots.items()}
+        before = tracker.current_state(EventVerbosity.ALL)
+        copied.update(SlotSet("symptom_onset", "changed"))
+        if copied.active_loop:
+            copied.active_loop.is_interrupted = "edited"
+        assert tracker.current_state(EventVerbosity.ALL) == before
+        walk = original_tracker_methods["applied_events"]
+        assert [id(e) for e in copied.applied_events()] == [id(e) for e in walk(copied)]
+        assert [id(e) for e in tracker.applied_events()] == [id(e) for e in walk(tracker)]
+
+
+def test_the_rule_policy_formats_states_only_for_its_debug_log():
+    import logging
+
+    from rasa.core.policies.policy import Policy
+
+    states = [{"user": {"intent": "greet"}}, {"prev_action": {"action_name": "utter_greet"}}]
+    logger = logging.getLogger("rasa.core.policies.rule_policy")
+    level = logger.level
+    try:
+        logger.setLevel(logging.INFO)
+        assert "greet" not in Policy.format_tracker_states(states)
+        logger.setLevel(logging.DEBUG)
+        assert "user intent: greet" in Policy.format_tracker_states(states)
+    finally:
+        logger.setLevel(level)
