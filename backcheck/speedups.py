@@ -261,6 +261,43 @@ def format_states_only_for_debug_logs() -> None:
     Policy.format_tracker_states = staticmethod(format_tracker_states)
 
 
+# What the action server reads of past events (rasa_sdk's Tracker and our actions): each event's type, time, names,
+# values, texts, the intent and entities of what the user said, and which channel it came in on.
+_PARSE_DATA_SENT = ("intent", "entities", "text", "message_id")
+_NOT_SENT = {"bot": ("metadata", "data"), "action": ("metadata", "policy", "confidence")}
+
+
+def compact_event(event: Dict[Text, Any]) -> Optional[Dict[Text, Any]]:
+    """An event as the action server gets it (None: not sent): without the NLU's scores for every intent, the
+    tokens, the model and assistant ids stamped on each event, or the featurisation markers."""
+    kind = event.get("event")
+    if kind == "user_featurization":
+        return None
+    left_out = _NOT_SENT.get(kind, ("metadata",))
+    event = {key: value for key, value in event.items() if key not in left_out}
+    if kind == "user" and isinstance(event.get("parse_data"), dict):
+        event["parse_data"] = {key: value for key, value in event["parse_data"].items() if key in _PARSE_DATA_SENT}
+    return event
+
+
+def compact_action_calls() -> None:
+    """Every call to the action server posted the whole conversation with every event in full: JSON that grew by
+    about 3 KB a turn, written by Rasa and parsed by the action server on each call. The conversation is still
+    sent whole, but each past event carries only what the action server reads (`compact_event`); the latest
+    message, with everything the NLU said of it, is sent in full as before."""
+    from rasa.core.actions.action import RemoteAction
+
+    original = RemoteAction._action_call_format
+
+    def _action_call_format(self: RemoteAction, tracker: Any, domain: Any) -> Dict[Text, Any]:
+        call = original(self, tracker, domain)
+        state = call["tracker"]
+        state["events"] = [event for event in map(compact_event, state["events"]) if event is not None]
+        return call
+
+    RemoteAction._action_call_format = _action_call_format
+
+
 def apply() -> None:
     global _applied
     if not _applied:
@@ -271,4 +308,5 @@ def apply() -> None:
         incremental_past_states()
         copy_trackers_by_state()
         format_states_only_for_debug_logs()
+        compact_action_calls()
         _applied = True

@@ -257,3 +257,47 @@ def test_the_rule_policy_formats_states_only_for_its_debug_log():
         assert "user intent: greet" in Policy.format_tracker_states(states)
     finally:
         logger.setLevel(level)
+
+
+def test_our_actions_answer_the_compact_action_call_as_they_answer_the_full_one():
+    """At every turn of a recorded conversation (verdict, follow-ups, a correction, a new warning sign), each of
+    our actions returns the same events and messages from the trimmed tracker as from the full one."""
+    import asyncio
+    import json
+    from pathlib import Path
+
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
+    from rasa_sdk import Tracker
+    from rasa_sdk.executor import CollectingDispatcher
+
+    from actions import actions
+
+    root = Path(__file__).resolve().parents[1]
+    domain = Domain.load(str(root / "domain.yml"))
+    recorded = json.loads((root / "tests/fixtures/tracker_long_conversation.json").read_text())
+    classes = [actions.ValidateTriageForm, actions.ActionAskSignCheck, actions.ActionGiveVerdict,
+               actions.ActionAnswerFollowup, actions.ActionAskCheckin]
+
+    def outcome(action, state):
+        dispatcher = CollectingDispatcher()
+        try:
+            events = asyncio.run(action().run(dispatcher, Tracker.from_dict(state), {}))
+        except Exception as error:  # the same failure either way counts as the same answer
+            return type(error).__name__
+        timeless = [{k: v for k, v in e.items() if k not in ("timestamp", "date_time")} for e in events]
+        return timeless, dispatcher.messages
+
+    events = recorded["events"]
+    turns = [k for k in range(1, len(events) + 1) if events[k - 1]["event"] == "user"]
+    assert len(turns) == 10
+    sent_sizes = []
+    for k in turns:
+        full = DialogueStateTracker.from_dict(recorded["sender_id"], events[:k], domain.slots).current_state(
+            EventVerbosity.ALL)
+        compact = json.loads(json.dumps(full))
+        compact["events"] = [e for e in map(speedups.compact_event, compact["events"]) if e is not None]
+        sent_sizes.append((len(json.dumps(compact)), len(json.dumps(full))))
+        for action in classes:
+            assert outcome(action, compact) == outcome(action, full), (action.__name__, k)
+    assert sum(c for c, _ in sent_sizes) < 0.5 * sum(f for _, f in sent_sizes)
