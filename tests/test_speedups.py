@@ -301,3 +301,44 @@ def test_our_actions_answer_the_compact_action_call_as_they_answer_the_full_one(
         for action in classes:
             assert outcome(action, compact) == outcome(action, full), (action.__name__, k)
     assert sum(c for c, _ in sent_sizes) < 0.5 * sum(f for _, f in sent_sizes)
+
+
+def test_graphs_are_evaluated_as_dask_evaluates_them():
+    import dask
+
+    calls = []
+
+    def node(name):
+        def call(*inputs):
+            calls.append(name)
+            return name, [value for _, value in inputs]
+        return call
+
+    graph = {"__message__": ("__message__", "hello"), "tokens": (node("tokens"), "__message__"),
+             "words": (node("words"), "tokens"), "chars": (node("chars"), "tokens"),
+             "intent": (node("intent"), "words", "chars"), "unused": (node("unused"), "tokens")}
+    expected = dask.get(graph, ["intent", "words"])
+    runs = len(calls)
+    calls.clear()
+    assert speedups.evaluate_graph(graph, ["intent", "words"]) == list(expected)
+    assert sorted(calls) == ["chars", "intent", "tokens", "words"]  # each once, and only what the targets need
+    assert runs == 5  # dask also runs a node nothing needs; Rasa's graphs are cut to what the targets need first
+    assert calls.index("tokens") < calls.index("words") < calls.index("intent")
+
+
+def test_intent_features_are_the_message_features():
+    import numpy as np
+    import scipy.sparse
+    from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
+    from rasa.shared.nlu.training_data.features import Features
+    from rasa.shared.nlu.training_data.message import Message
+
+    message = Message(data={"text": "tight lower back"})
+    for origin, columns in (("words", [1, 4]), ("chars", [0, 2, 7])):
+        row = scipy.sparse.coo_matrix((np.ones(len(columns)), ([0] * len(columns), columns)), shape=(1, 9))
+        message.add_features(Features(row, "sentence", "text", origin))
+    got = LogisticRegressionClassifier._create_X(None, [message])
+    stacked = scipy.sparse.vstack([scipy.sparse.hstack([scipy.sparse.csr_matrix(
+        message.get_sparse_features("text")[1].features), scipy.sparse.csr_matrix([])])])
+    assert got.shape == stacked.shape == (1, 18)
+    assert (got != stacked).nnz == 0 and got.nnz == 5
