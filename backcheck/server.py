@@ -71,9 +71,10 @@ def rasa_args(args: List[Text]) -> List[Text]:
     """`rasa run` options with the token, JWT secret and CORS added unless given."""
     args = list(args)
     if not any(a.startswith("--auth-token") for a in args):
-        args += ["--auth-token", secret("rasa_auth_token", "RASA_AUTH_TOKEN")]
+        # one argument each: a generated value may begin with "-", which argparse would take for an option
+        args += [f"--auth-token={secret('rasa_auth_token', 'RASA_AUTH_TOKEN')}"]
     if os.environ.get("RASA_JWT_SECRET") and not any(a.startswith("--jwt-secret") for a in args):
-        args += ["--jwt-secret", os.environ["RASA_JWT_SECRET"]]
+        args += [f"--jwt-secret={os.environ['RASA_JWT_SECRET']}"]
     if "--cors" not in args:
         args += ["--cors", *cors_origins(args)]
     return args

@@ -101,7 +101,13 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
             return
         await self.stream_events(tracker)
         with self.engine.begin() as connection:
-            stored = connection.execute(self._STORED, {"sender": tracker.sender_id}).one()[0]
+            # The tracker loaded this turn (checked against the database then, and the conversation is locked
+            # since): the cache knows how many of its events are stored. Any other tracker: the database says.
+            cached = self._cache.get(tracker.sender_id)
+            if cached is not None and cached[0] is tracker:
+                stored = cached[1]
+            else:
+                stored = connection.execute(self._STORED, {"sender": tracker.sender_id}).one()[0]
             rows = []
             for event in itertools.islice(tracker.events, stored, len(tracker.events)):
                 data = event.as_dict()

@@ -1,6 +1,7 @@
 """The tracker store deletes a conversation on request (gone from the file too), drops a failed turn, and purges
 conversations past the retention period."""
 import asyncio
+import json
 import time
 from pathlib import Path
 
@@ -110,6 +111,35 @@ def test_the_latest_tracker_is_reused_only_while_the_database_holds_exactly_it(s
 
     run(other.delete("dana"))  # deleted by another instance
     assert run(store.retrieve("dana")) is None
+
+
+def test_turns_taken_by_two_instances_in_turn_are_each_stored_once_in_order(store, tmp_path, domain):
+    other = PrivateSQLTrackerStore(domain=domain, dialect="sqlite", db=str(tmp_path / "t.db"))
+    saved(store, "eli", turn("one", "utter_greet"))
+    for i, instance in enumerate([store, other, store, store, other, other, store]):
+        tracker = run(instance.retrieve("eli"))
+        for event in turn(f"turn {i}", "utter_greet"):
+            tracker.update(event)
+        run(instance.save(tracker))
+        tracker.update(ActionExecuted("utter_more"))  # saved again in the same turn: only the new event is added
+        run(instance.save(tracker))
+    # a tracker this instance did not load (the HTTP API replacing a conversation, say), saved after the other
+    # instance wrote: the database, not this instance's cache, says what is stored
+    theirs = run(other.retrieve("eli"))
+    for event in turn("turn 7", "utter_greet"):
+        theirs.update(event)
+    run(other.save(theirs))
+    rebuilt = DialogueStateTracker.from_events("eli", [*theirs.events, ActionExecuted("utter_more")])
+    run(store.save(rebuilt))
+
+    def said(text):
+        return [("user", text), ("action", "utter_greet"), ("bot", "ok"), ("action", "action_listen")]
+
+    expected = said("one") + [row for i in range(8) for row in said(f"turn {i}") + [("action", "utter_more")]]
+    with store.engine.connect() as connection:
+        rows = connection.exec_driver_sql("SELECT type_name, data FROM events WHERE sender_id = 'eli' ORDER BY id")
+        stored = [(kind, json.loads(data).get("text") or json.loads(data).get("name")) for kind, data in rows]
+    assert stored == expected
 
 
 def test_conversations_that_set_a_slot_are_found_by_channel(store):
