@@ -342,3 +342,80 @@ def test_intent_features_are_the_message_features():
         message.get_sparse_features("text")[1].features), scipy.sparse.csr_matrix([])])])
     assert got.shape == stacked.shape == (1, 18)
     assert (got != stacked).nnz == 0 and got.nnz == 5
+
+
+def test_intent_weights_stored_in_column_order_give_the_same_probabilities(tmp_path):
+    """Train the classifier on a few examples, persist it, load it as the server does: same probabilities as the
+    classifier as trained, with weights whose transpose needs no copy."""
+    import numpy as np
+    from rasa.engine.graph import ExecutionContext, GraphSchema
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+    from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
+    from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import CountVectorsFeaturizer
+    from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
+    from rasa.shared.nlu.training_data.message import Message
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    storage = LocalModelStorage(tmp_path)
+    context = ExecutionContext(GraphSchema({}), node_name="lr")
+    examples = [("my lower back is tight", "describe_symptom"), ("sharp pain on one rep", "describe_symptom"),
+                ("hello there", "greet"), ("hi", "greet"), ("thanks a lot", "thank"), ("cheers thanks", "thank")]
+    data = TrainingData([Message(data={"text": t, "intent": i}) for t, i in examples])
+    tokenizer = WhitespaceTokenizer.create(WhitespaceTokenizer.get_default_config(), storage, Resource("tok"), context)
+    featurizer = CountVectorsFeaturizer.create(CountVectorsFeaturizer.get_default_config(), storage,
+                                               Resource("cvf"), context)
+    tokenizer.process_training_data(data)
+    featurizer.train(data)
+    featurizer.process_training_data(data)
+    resource = Resource("lr")
+    trained = LogisticRegressionClassifier.create(LogisticRegressionClassifier.get_default_config(), storage,
+                                                  resource, context)
+    trained.train(data)
+    loaded = LogisticRegressionClassifier.load(LogisticRegressionClassifier.get_default_config(), storage, resource,
+                                               context)
+    assert loaded.clf.coef_.T.flags["C_CONTIGUOUS"] and not trained.clf.coef_.T.flags["C_CONTIGUOUS"]
+    for text in ("my back is tight after deadlifts", "hello", "thanks mate", "zzz"):
+        message = Message(data={"text": text})
+        tokenizer.process([message])
+        featurizer.process([message])
+        X = trained._create_X([message])
+        assert np.array_equal(loaded.clf.predict_proba(X), trained.clf.predict_proba(X))
+
+
+def test_the_compiled_schema_passes_only_responses_jsonschema_finds_valid():
+    """Every event of a recorded conversation, and each with one field given a wrong type, as an action response:
+    whatever the compiled check lets through, jsonschema finds valid; the rest gets jsonschema's own verdict."""
+    import json
+    from pathlib import Path
+
+    import fastjsonschema
+    from jsonschema import Draft202012Validator
+    from jsonschema.validators import validator_for
+
+    schema = RemoteAction.action_response_format_spec()
+    passes = fastjsonschema.compile(schema)
+    reference = validator_for(schema, default=Draft202012Validator)(schema)
+    recorded = json.loads((Path(__file__).parent / "fixtures" / "tracker_long_conversation.json").read_text())
+    events = [e for e in recorded["events"]] + [{"event": "followup", "name": "x"}, {"event": "reminder",
+              "intent": "EXTERNAL_checkin", "date_time": "2026-12-08T10:00:00", "name": "checkin:me"}]
+    responses = [{"events": [event], "responses": [{"text": "ok"}]} for event in events]
+    for event in events:
+        for key in event:
+            for wrong in (123, 1.5, "text", [], {}, None):
+                responses.append({"events": [{**event, key: wrong}]})
+    agreed = 0
+    for response in responses:
+        valid = reference.is_valid(response)
+        try:
+            passes(response)
+            assert valid, response
+            agreed += 1
+        except fastjsonschema.JsonSchemaException:
+            agreed += not valid
+        if valid:
+            assert RemoteAction("action_x", None)._validate_action_result(response) is True
+        else:
+            with pytest.raises(ValidationError):
+                RemoteAction("action_x", None)._validate_action_result(response)
+    assert len(responses) > 500 and agreed == len(responses)
