@@ -26,7 +26,7 @@ from typing import Any, List, Optional, Text, Tuple
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
-from rasa.shared.core.events import ActionExecuted, UserUttered
+from rasa.shared.core.events import ActionExecuted, UserUttered, deserialise_events
 from rasa.shared.core.trackers import DialogueStateTracker
 
 logger = logging.getLogger(__name__)
@@ -57,6 +57,8 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
                       "'session_started'), -1e300)")
     _LATEST_SESSION = sa.text(f'SELECT id, data FROM events WHERE sender_id = :sender AND "timestamp" >= '
                               f"{_SESSION_START} ORDER BY id")
+    _LATEST_SESSION_FROM = sa.text(f'SELECT id, type_name, "timestamp", data FROM events WHERE sender_id = :sender '
+                                   f'AND id >= :last AND "timestamp" >= {_SESSION_START} ORDER BY id')
     _ALL_SESSIONS = sa.text("SELECT id, data FROM events WHERE sender_id = :sender ORDER BY id")
     _STORED = sa.text(f'SELECT COUNT(*), MAX(id) FROM events WHERE sender_id = :sender AND "timestamp" >= '
                       f"{_SESSION_START}")
@@ -72,9 +74,23 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
         with self.engine.connect() as connection:
             stored = tuple(connection.execute(self._STORED, {"sender": sender_id}).one())
             cached = self._cache.get(sender_id)
-            if cached and cached[1:] == stored and len(cached[0].events) == stored[0]:
-                self._cache.move_to_end(sender_id)
-                return cached[0]
+            if cached and len(cached[0].events) == cached[1] and cached[1] <= stored[0]:
+                tracker, count, last_id = cached
+                if (count, last_id) == stored:
+                    self._cache.move_to_end(sender_id)
+                    return tracker
+                # Another instance took the turns since: our last row and the rows after it. If our last row is
+                # still there as we stored it, and the session holds as many rows as ours plus the new ones (so
+                # none of ours is gone), the tracker goes on from the new rows, as a fresh one would from all.
+                rows = connection.execute(self._LATEST_SESSION_FROM, {"sender": sender_id, "last": last_id}).all()
+                ours = tracker.events[-1] if tracker.events else None
+                if (len(rows) > 1 and ours is not None and tuple(rows[0][:3]) == (last_id, ours.type_name,
+                                                                                 ours.timestamp)
+                        and count + len(rows) - 1 == stored[0] and rows[-1][0] == stored[1]):
+                    for event in deserialise_events([json.loads(row[3]) for row in rows[1:]]):
+                        tracker.update(event)
+                    self._remember(sender_id, tracker, stored)
+                    return tracker
             rows = connection.execute(self._LATEST_SESSION, {"sender": sender_id}).fetchall()
         tracker = self._tracker(sender_id, rows)
         self._remember(sender_id, tracker, (len(rows), rows[-1][0]) if rows else (0, None))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
+from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from backcheck.privacy.store import FORGET_ACTION, PrivateSQLTrackerStore, forgets, unwrap
@@ -40,7 +40,7 @@ def turn(text, *actions, at=None):
 
 
 def saved(store, sender, events):
-    tracker = DialogueStateTracker.from_events(sender, events)
+    tracker = DialogueStateTracker.from_events(sender, events, store.domain.slots)
     run(store.save(tracker))
     return tracker
 
@@ -102,8 +102,11 @@ def test_the_latest_tracker_is_reused_only_while_the_database_holds_exactly_it(s
     for event in turn("second", "utter_greet"):
         theirs.update(event)
     run(other.save(theirs))
-    seen = run(store.retrieve("dana"))
-    assert seen is not first and [e.text for e in seen.events if isinstance(e, UserUttered)] == ["first", "second"]
+    seen = run(store.retrieve("dana"))  # goes on from the other instance's rows: as a fresh load would be
+    fresh = run(PrivateSQLTrackerStore(domain=domain, dialect="sqlite", db=str(tmp_path / "t.db")).retrieve("dana"))
+    assert seen is first and [e.text for e in seen.events if isinstance(e, UserUttered)] == ["first", "second"]
+    assert [e.as_dict() for e in seen.events] == [e.as_dict() for e in fresh.events]
+    assert seen.current_state() == fresh.current_state()
 
     seen.update(UserUttered("never saved"))  # a turn that failed before saving
     again = run(store.retrieve("dana"))
@@ -111,6 +114,28 @@ def test_the_latest_tracker_is_reused_only_while_the_database_holds_exactly_it(s
 
     run(other.delete("dana"))  # deleted by another instance
     assert run(store.retrieve("dana")) is None
+
+    saved(store, "finn", turn("old", "utter_greet"))
+    mine = run(store.retrieve("finn"))
+    run(other.delete("finn"))  # deleted and begun again elsewhere with as many rows and more: loaded afresh
+    saved(other, "finn", turn("new", "utter_greet") + turn("newer", "utter_greet"))
+    again = run(store.retrieve("finn"))
+    assert again is not mine and [e.text for e in again.events if isinstance(e, UserUttered)] == ["new", "newer"]
+
+    with other.engine.begin() as connection:  # one of our rows gone, then a turn added elsewhere: loaded afresh
+        connection.exec_driver_sql("DELETE FROM events WHERE id = (SELECT MIN(id) FROM events WHERE sender_id = 'finn')")
+    saved_elsewhere = run(other.retrieve("finn"))
+    for event in turn("newest", "utter_greet"):
+        saved_elsewhere.update(event)
+    run(other.save(saved_elsewhere))
+    assert len(run(store.retrieve("finn")).events) == len(saved_elsewhere.events) == 11
+
+    theirs = run(other.retrieve("finn"))  # a new session begun elsewhere: only the new session is loaded
+    for event in [ActionExecuted("action_session_start"), SessionStarted(), *turn("later", "utter_greet")]:
+        theirs.update(event)
+    run(other.save(theirs))
+    latest = run(store.retrieve("finn"))
+    assert [e.text for e in latest.events if isinstance(e, UserUttered)] == ["later"]
 
 
 def test_turns_taken_by_two_instances_in_turn_are_each_stored_once_in_order(store, tmp_path, domain):
