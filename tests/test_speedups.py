@@ -394,7 +394,7 @@ def test_the_compiled_schema_passes_only_responses_jsonschema_finds_valid():
     from jsonschema.validators import validator_for
 
     schema = RemoteAction.action_response_format_spec()
-    passes = fastjsonschema.compile(schema)
+    passes = speedups.compiled_response_check(schema)
     reference = validator_for(schema, default=Draft202012Validator)(schema)
     recorded = json.loads((Path(__file__).parent / "fixtures" / "tracker_long_conversation.json").read_text())
     events = [e for e in recorded["events"]] + [{"event": "followup", "name": "x"}, {"event": "reminder",
@@ -404,6 +404,8 @@ def test_the_compiled_schema_passes_only_responses_jsonschema_finds_valid():
         for key in event:
             for wrong in (123, 1.5, "text", [], {}, None):
                 responses.append({"events": [{**event, key: wrong}]})
+    responses += [{"events": [event, {"event": "slot", "name": "x"}]} for event in events[:20]]  # several events
+    responses += [{"events": [1]}, {"events": [{"event": ["slot"]}]}, {"events": None}, {"responses": [1]}, [], "x"]
     agreed = 0
     for response in responses:
         valid = reference.is_valid(response)
