@@ -157,7 +157,8 @@ def incremental_past_states(max_conversations: int = 500) -> None:
     it, so each conversation's replay is kept (for the last `max_conversations`) and carried on over the new events
     only. While the events already replayed are the same objects in the same order (the tracker store hands back
     the same tracker), only new ones are replayed; anything else (an undo, another process's tracker) replays from
-    the start. Callers edit what they get (the featurizer deletes keys of the states), so each gets copies."""
+    the start. Callers edit what they get (the featurizer deletes keys of the states and of their user part),
+    so each gets copies of those."""
     from collections import OrderedDict
 
     from rasa.shared.core.events import ActionExecuted
@@ -197,7 +198,8 @@ def incremental_past_states(max_conversations: int = 500) -> None:
             if len(cached) > 8:
                 cached.clear()
             cached[key] = states_now(self, domain, omit_unset_slots, ignore_rule_only_turns, rule_only_data)
-        return [{name: dict(sub_state) for name, sub_state in state.items()} for state in cached[key]]
+        # the featurizer deletes keys of the states and of their user part (Rasa 3.6 edits nothing else)
+        return [{**state, "user": dict(state["user"])} if "user" in state else dict(state) for state in cached[key]]
 
     DialogueStateTracker.past_states = past_states
 
@@ -435,6 +437,23 @@ def intent_weights_in_column_order() -> None:
     LogisticRegressionClassifier.load = classmethod(load)
 
 
+def rule_lookup_stops_when_settled() -> None:
+    """The rule policy matched its rules against every state of the conversation, from the last one back, though a
+    rule is settled (applicable for good) once the walk is past its length: the walk stops when every rule left is
+    settled, with the same rules left as walking on would leave."""
+    from rasa.core.policies.rule_policy import RulePolicy
+
+    def _get_possible_keys(self: RulePolicy, lookup: Dict[Text, Text], states: List[Dict]) -> Any:
+        possible_keys = set(lookup.keys())
+        for i, state in enumerate(reversed(states)):
+            if all(i >= len(self._rule_key_to_state(key)) for key in possible_keys):
+                break
+            possible_keys = set(filter(lambda _key: self._is_rule_applicable(_key, i, state), possible_keys))
+        return possible_keys
+
+    RulePolicy._get_possible_keys = _get_possible_keys
+
+
 def apply() -> None:
     global _applied
     if not _applied:
@@ -450,4 +469,5 @@ def apply() -> None:
         run_graphs_directly()
         intent_features_as_they_are()
         intent_weights_in_column_order()
+        rule_lookup_stops_when_settled()
         _applied = True

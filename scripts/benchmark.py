@@ -100,15 +100,27 @@ def throughput(url: str, script: List[str], seconds: float) -> float:
     return sum(counts) / (time.perf_counter() - t0)
 
 
-def long_conversations(url: str, script: List[str], turns: int = 40, runs: int = 5) -> Dict[str, float]:
-    """Median reply at turns 3-7 and at turns 36-40 of `runs` conversations of `turns` turns."""
+def long_conversations(url: str, script: List[str], runs: int = 8) -> Dict[str, float]:
+    """The same messages around turn 5 and around turn 40, timed in pairs. The script, then its follow-ups (from
+    the 4th message on) over and over: for our script, turns 4-9 and turns 40-45 carry the same six follow-ups.
+    Each run brings one conversation to turn 39 and starts another, then times their turns alternately (turn 4
+    of the new one, turn 40 of the long one, turn 5, turn 41, ...), so both see the machine as it is then."""
+    cycle = len(script) - 3
+    offset = -(-36 // cycle) * cycle  # the first whole number of cycles from 36 turns on
+
+    def text(t: int) -> str:
+        return script[t] if t < len(script) else script[3 + (t - 3) % cycle]
+
     early, late = [], []
     for r in range(runs):
-        sender = f"long-{r}-{random.random()}"
-        for t in range(turns):  # the script once, then its follow-ups (from the 4th message on) over and over
-            text = script[t] if t < len(script) else script[3 + (t - 3) % (len(script) - 3)]
-            ms = post(url, sender, text)
-            (early if 2 <= t <= 6 else late if t >= turns - 5 else []).append(ms)
+        new, long = f"long-new-{r}-{random.random()}", f"long-{r}-{random.random()}"
+        for t in range(3 + offset):
+            post(url, long, text(t))
+        for t in range(3):
+            post(url, new, text(t))
+        for t in range(3, 3 + cycle):
+            early.append(post(url, new, text(t)))
+            late.append(post(url, long, text(t + offset)))
     return {"turn5_ms": statistics.median(early), "turn40_ms": statistics.median(late)}
 
 
