@@ -318,16 +318,31 @@ def compact_event(event: Dict[Text, Any]) -> Optional[Dict[Text, Any]]:
 def compact_action_calls() -> None:
     """Every call to the action server posted the whole conversation with every event in full: JSON that grew by
     about 3 KB a turn, written by Rasa and parsed by the action server on each call. The conversation is still
-    sent whole, but each past event carries only what the action server reads (`compact_event`); the latest
-    message, with everything the NLU said of it, is sent in full as before."""
+    sent whole, but each past event carries only what the action server reads (`compact_event`), worked out once
+    per event (again if its time is changed); the latest message, with everything the NLU said of it, is sent in
+    full as before."""
+    import rasa
     from rasa.core.actions.action import RemoteAction
+    from rasa.shared.core.trackers import EventVerbosity
 
-    original = RemoteAction._action_call_format
+    sent: Dict[int, Any] = {}  # id(event) -> (event, its timestamp, what is sent of it)
+
+    def as_sent(event: Any) -> Optional[Dict[Text, Any]]:
+        kept = sent.get(id(event))
+        if kept is None or kept[0] is not event or kept[1] != event.timestamp:
+            if len(sent) > 100_000:
+                sent.clear()
+            kept = sent[id(event)] = (event, event.timestamp, compact_event(event.as_dict()))
+        return kept[2]
 
     def _action_call_format(self: RemoteAction, tracker: Any, domain: Any) -> Dict[Text, Any]:
-        call = original(self, tracker, domain)
-        state = call["tracker"]
-        state["events"] = [event for event in map(compact_event, state["events"]) if event is not None]
+        """Rasa 3.6's call, with each event as `compact_event` makes it, made once per event."""
+        state = tracker.current_state(EventVerbosity.NONE)
+        state["events"] = [event for event in map(as_sent, tracker.events) if event is not None]
+        call = {"next_action": self._name, "sender_id": tracker.sender_id, "tracker": state,
+                "version": rasa.__version__}
+        if not self._is_selective_domain_enabled() or domain.does_custom_action_explicitly_need_domain(self.name()):
+            call["domain"] = domain.as_dict()
         return call
 
     RemoteAction._action_call_format = _action_call_format

@@ -41,8 +41,15 @@ def original_rule_keys():
     return RulePolicy._get_possible_keys
 
 
+@pytest.fixture(scope="module")
+def original_call_format():
+    assert RemoteAction._action_call_format.__module__.startswith("rasa")
+    return RemoteAction._action_call_format
+
+
 @pytest.fixture(scope="module", autouse=True)
-def applied(original_resolve, original_past_states, original_tracker_methods, original_rule_keys):
+def applied(original_resolve, original_past_states, original_tracker_methods, original_rule_keys,
+            original_call_format):
     speedups.apply()
 
 
@@ -449,3 +456,33 @@ def test_the_rule_lookup_leaves_the_same_rules_as_a_walk_over_every_state(origin
         lookup = {json.dumps([rng.choice(pool) for _ in range(rng.randint(1, 4))]): "utter_x" for _ in range(12)}
         states = [rng.choice(pool) for _ in range(rng.randint(0, 40))]
         assert policy._get_possible_keys(lookup, states) == original_rule_keys(policy, lookup, states)
+
+
+def test_the_action_call_is_rasas_call_with_compact_events(original_call_format):
+    """At every turn of the recorded conversation (and again after an event's time is changed), the call sent is
+    Rasa's own call with each event as `compact_event` makes it."""
+    import json
+    from pathlib import Path
+
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.trackers import DialogueStateTracker
+    from rasa.utils.endpoints import EndpointConfig
+
+    root = Path(__file__).resolve().parents[1]
+    domain = Domain.load(str(root / "domain.yml"))
+    recorded = json.loads((root / "tests/fixtures/tracker_long_conversation.json").read_text())
+    tracker = DialogueStateTracker(recorded["sender_id"], domain.slots)
+    action = RemoteAction("action_answer_followup", EndpointConfig("http://x", enable_selective_domain=True))
+
+    def expected():
+        call = original_call_format(action, tracker, domain)
+        call["tracker"]["events"] = [e for e in map(speedups.compact_event, call["tracker"]["events"]) if e]
+        return call
+
+    from rasa.shared.core.events import deserialise_events
+    for event in deserialise_events(recorded["events"]):
+        tracker.update(event)
+        assert action._action_call_format(tracker, domain) == expected()
+    tracker.events[-1].timestamp += 1
+    assert action._action_call_format(tracker, domain) == expected()
+    assert "domain" in RemoteAction("action_x", EndpointConfig("http://x"))._action_call_format(tracker, domain)
