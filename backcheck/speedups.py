@@ -4,9 +4,16 @@ Found with py-spy on the Rasa server under load (8 conversations at once, and co
 Each replacement gives the same result as the code it replaces; tests/test_speedups.py checks that.
 """
 import copy
-from typing import Any, Dict, List, Optional, Text, Type
+import itertools
+from typing import Any, Dict, Iterable, List, Optional, Text, Type
 
 _applied = False
+
+
+def _starts_with(events: Iterable[Any], kept: List[Any]) -> bool:
+    """Are the first events the very objects kept (same objects, same order)? `kept` holds them, so no other
+    object can have taken one of their ids."""
+    return list(map(id, itertools.islice(events, len(kept)))) == list(map(id, kept))
 
 
 def compiled_response_check(schema: Dict[Text, Any]) -> Any:
@@ -119,8 +126,7 @@ class _Replay:
     them, and where the rule-only bookkeeping of `Domain.states_for_tracker_history` stands."""
 
     def __init__(self, tracker: Any) -> None:
-        self.events: List[Any] = []  # kept, so their ids stay theirs
-        self.ids: List[int] = []
+        self.events: List[Any] = []
         self.tracker = tracker.init_copy()
         self.states: List[Dict] = []
         self.last_ml_action: Optional[Dict] = None
@@ -173,13 +179,13 @@ def incremental_past_states(max_conversations: int = 500) -> None:
                repr(rule_only_data))
         events = tracker.applied_events()
         replay = replays.pop(key, None)
-        if replay is None or list(map(id, events[:len(replay.ids)])) != replay.ids:
+        if replay is None or not _starts_with(events, replay.events):
             replay = _Replay(tracker)
         for event in events[len(replay.events):]:
             if isinstance(event, ActionExecuted):
                 _add_state(replay, replay.states, event.hide_rule_turn, domain, *flags)
             replay.tracker.update(event)
-        replay.events, replay.ids = events, list(map(id, events))
+        replay.events = events
         replays[key] = replay
         while len(replays) > max_conversations:
             replays.popitem(last=False)
@@ -208,8 +214,6 @@ def incremental_applied_events() -> None:
     """`applied_events` (the events with undone ones left out) walked every event of the conversation, and was
     called again and again per turn: while the loops named and the events already walked are the same, only new
     events are walked, with Rasa 3.6's rules; anything else walks all of them again. Callers get their own list."""
-    import itertools
-
     from rasa.shared.core.events import (ActionExecuted, ActionReverted, ActiveLoop, Restarted, SessionStarted,
                                          UserUttered, UserUtteranceReverted)
     from rasa.shared.core.trackers import DialogueStateTracker
@@ -235,22 +239,20 @@ def incremental_applied_events() -> None:
 
     def applied_events(self: DialogueStateTracker) -> List[Any]:
         events = self.events
-        # kept: the events walked (held, so their ids stay theirs), their ids, the loops named, the applied events
-        kept = self.__dict__.get("_backcheck_applied")
+        kept = self.__dict__.get("_backcheck_applied")  # (the events walked, the loops named, the applied events)
         if kept is not None:
-            walked, ids, loop_names, applied = kept
-            if len(ids) <= len(events) and list(map(id, itertools.islice(events, len(ids)))) == ids:
-                new = list(itertools.islice(events, len(ids), None))
+            walked, loop_names, applied = kept
+            if len(walked) <= len(events) and _starts_with(events, walked):
+                new = list(itertools.islice(events, len(walked), None))
                 if loops(new) <= loop_names:
                     if new:
                         applied = walk(self, new, loop_names, list(applied))
-                        self.__dict__["_backcheck_applied"] = (walked + new, ids + list(map(id, new)), loop_names,
-                                                               applied)
+                        self.__dict__["_backcheck_applied"] = (walked + new, loop_names, applied)
                     return list(applied)
         walked = list(events)
         loop_names = loops(walked)
         applied = walk(self, walked, loop_names, [])
-        self.__dict__["_backcheck_applied"] = (walked, list(map(id, walked)), loop_names, applied)
+        self.__dict__["_backcheck_applied"] = (walked, loop_names, applied)
         return list(applied)
 
     DialogueStateTracker.applied_events = applied_events

@@ -1,4 +1,7 @@
 """The speed-ups give the same answers as the Rasa code they replace."""
+import json
+from pathlib import Path
+
 import pytest
 from jsonschema import ValidationError, validate
 from rasa.core.actions.action import RemoteAction
@@ -6,6 +9,21 @@ from rasa.shared.core.events import Event
 from rasa.shared.utils.common import all_subclasses
 
 from backcheck import speedups
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def domain():
+    from rasa.shared.core.domain import Domain
+
+    return Domain.load(str(ROOT / "domain.yml"))
+
+
+@pytest.fixture
+def recorded():
+    """The tracker of a recorded conversation: verdict, follow-ups, a correction, a new warning sign."""
+    return json.loads((ROOT / "tests" / "fixtures" / "tracker_long_conversation.json").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -109,14 +127,10 @@ def test_endpoint_sessions_are_kept_open_and_reused():
     asyncio.run(scenario())
 
 
-def test_past_states_are_the_same_and_each_caller_gets_its_own_copy(original_past_states):
-    from pathlib import Path
-
-    from rasa.shared.core.domain import Domain
+def test_past_states_are_the_same_and_each_caller_gets_its_own_copy(original_past_states, domain):
     from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
     from rasa.shared.core.trackers import DialogueStateTracker
 
-    domain = Domain.load(str(Path(__file__).resolve().parents[1] / "domain.yml"))
     tracker = DialogueStateTracker.from_events("s", [
         ActionExecuted("action_listen"),
         UserUttered("my back hurts", {"name": "describe_symptom", "confidence": 1.0}),
@@ -161,17 +175,12 @@ def _conversation():
     ]
 
 
-def test_past_states_carried_on_over_new_events_match_a_full_replay(original_past_states):
+def test_past_states_carried_on_over_new_events_match_a_full_replay(original_past_states, domain):
     """Event by event, the kept replay of a growing conversation gives what replaying it all from the start does,
     through a form, hidden rule turns, undos and a restart; the featurizer's edits to what it got change nothing."""
-    from pathlib import Path
-
     from rasa.core.featurizers.tracker_featurizers import MaxHistoryTrackerFeaturizer
-
-    from rasa.shared.core.domain import Domain
     from rasa.shared.core.trackers import DialogueStateTracker
 
-    domain = Domain.load(str(Path(__file__).resolve().parents[1] / "domain.yml"))
     tracker = DialogueStateTracker("growing", domain.slots)
     for event in _conversation():
         tracker.update(event)
@@ -184,15 +193,11 @@ def test_past_states_carried_on_over_new_events_match_a_full_replay(original_pas
             assert tracker.past_states(domain, **flags) == original_past_states(tracker, domain, **flags)
 
 
-def test_a_different_history_for_the_same_conversation_is_replayed_from_the_start(original_past_states):
+def test_a_different_history_for_the_same_conversation_is_replayed_from_the_start(original_past_states, domain):
     """Another process wrote the conversation, or it was deleted and begun again: the kept replay is not used."""
-    from pathlib import Path
-
-    from rasa.shared.core.domain import Domain
     from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
     from rasa.shared.core.trackers import DialogueStateTracker
 
-    domain = Domain.load(str(Path(__file__).resolve().parents[1] / "domain.yml"))
     events = _conversation()[:12]
     first = DialogueStateTracker.from_events("same", events, domain.slots)
     assert first.past_states(domain) == original_past_states(first, domain)
@@ -204,15 +209,11 @@ def test_a_different_history_for_the_same_conversation_is_replayed_from_the_star
     assert first.past_states(domain) == original_past_states(first, domain)
 
 
-def _growing_tracker(sender="growing"):
+def _growing_tracker(domain, sender="growing"):
     """A tracker of our domain growing event by event through `_conversation()` and a second run of the form."""
-    from pathlib import Path
-
-    from rasa.shared.core.domain import Domain
     from rasa.shared.core.events import ActionExecuted, ActiveLoop, SlotSet, UserUttered
     from rasa.shared.core.trackers import DialogueStateTracker
 
-    domain = Domain.load(str(Path(__file__).resolve().parents[1] / "domain.yml"))
     tracker = DialogueStateTracker(sender, domain.slots)
     more = [ActionExecuted("late_loop"), ActionExecuted("action_listen"), ActionExecuted("late_loop"),
             ActiveLoop("late_loop"),  # a loop named only after it ran: its earlier runs read differently
@@ -225,9 +226,9 @@ def _growing_tracker(sender="growing"):
         yield tracker
 
 
-def test_applied_events_walked_on_over_new_events_match_a_full_walk(original_tracker_methods):
+def test_applied_events_walked_on_over_new_events_match_a_full_walk(original_tracker_methods, domain):
     original = original_tracker_methods["applied_events"]
-    for tracker in _growing_tracker():
+    for tracker in _growing_tracker(domain):
         got = tracker.applied_events()
         assert [id(e) for e in got] == [id(e) for e in original(tracker)]
         got.clear()  # a caller's edit of its list changes nothing
@@ -236,12 +237,12 @@ def test_applied_events_walked_on_over_new_events_match_a_full_walk(original_tra
     assert tracker.applied_events() == []
 
 
-def test_tracker_copies_hold_the_state_a_replay_gives_and_stand_apart(original_tracker_methods):
+def test_tracker_copies_hold_the_state_a_replay_gives_and_stand_apart(original_tracker_methods, domain):
     from rasa.shared.core.events import SlotSet
     from rasa.shared.core.trackers import EventVerbosity
 
     original = original_tracker_methods["copy"]
-    for tracker in _growing_tracker():
+    for tracker in _growing_tracker(domain):
         tracker.model_id = "model"
         copied, replayed = tracker.copy(), original(tracker)
         assert copied.current_state(EventVerbosity.ALL) == replayed.current_state(EventVerbosity.ALL)
@@ -277,23 +278,17 @@ def test_the_rule_policy_formats_states_only_for_its_debug_log():
         logger.setLevel(level)
 
 
-def test_our_actions_answer_the_compact_action_call_as_they_answer_the_full_one():
+def test_our_actions_answer_the_compact_action_call_as_they_answer_the_full_one(domain, recorded):
     """At every turn of a recorded conversation (verdict, follow-ups, a correction, a new warning sign), each of
     our actions returns the same events and messages from the trimmed tracker as from the full one."""
     import asyncio
-    import json
-    from pathlib import Path
 
-    from rasa.shared.core.domain import Domain
     from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
     from rasa_sdk import Tracker
     from rasa_sdk.executor import CollectingDispatcher
 
     from actions import actions
 
-    root = Path(__file__).resolve().parents[1]
-    domain = Domain.load(str(root / "domain.yml"))
-    recorded = json.loads((root / "tests/fixtures/tracker_long_conversation.json").read_text())
     classes = [actions.ValidateTriageForm, actions.ActionAskSignCheck, actions.ActionGiveVerdict,
                actions.ActionAnswerFollowup, actions.ActionAskCheckin]
 
@@ -401,12 +396,9 @@ def test_intent_weights_stored_in_column_order_give_the_same_probabilities(tmp_p
         assert np.array_equal(loaded.clf.predict_proba(X), trained.clf.predict_proba(X))
 
 
-def test_the_compiled_schema_passes_only_responses_jsonschema_finds_valid():
+def test_the_compiled_schema_passes_only_responses_jsonschema_finds_valid(recorded):
     """Every event of a recorded conversation, and each with one field given a wrong type, as an action response:
     whatever the compiled check lets through, jsonschema finds valid; the rest gets jsonschema's own verdict."""
-    import json
-    from pathlib import Path
-
     import fastjsonschema
     from jsonschema import Draft202012Validator
     from jsonschema.validators import validator_for
@@ -414,7 +406,6 @@ def test_the_compiled_schema_passes_only_responses_jsonschema_finds_valid():
     schema = RemoteAction.action_response_format_spec()
     passes = speedups.compiled_response_check(schema)
     reference = validator_for(schema, default=Draft202012Validator)(schema)
-    recorded = json.loads((Path(__file__).parent / "fixtures" / "tracker_long_conversation.json").read_text())
     events = [e for e in recorded["events"]] + [{"event": "followup", "name": "x"}, {"event": "reminder",
               "intent": "EXTERNAL_checkin", "date_time": "2026-12-08T10:00:00", "name": "checkin:me"}]
     responses = [{"events": [event], "responses": [{"text": "ok"}]} for event in events]
@@ -444,7 +435,6 @@ def test_the_compiled_schema_passes_only_responses_jsonschema_finds_valid():
 def test_the_rule_lookup_leaves_the_same_rules_as_a_walk_over_every_state(original_rule_keys):
     """Rules of 1 to 4 states, conversations of 0 to 40 states drawn from the same few states: the rules left
     are those the full walk leaves."""
-    import json
     import random
 
     from rasa.core.policies.rule_policy import RulePolicy
@@ -461,19 +451,12 @@ def test_the_rule_lookup_leaves_the_same_rules_as_a_walk_over_every_state(origin
         assert policy._get_possible_keys(lookup, states) == original_rule_keys(policy, lookup, states)
 
 
-def test_the_action_call_is_rasas_call_with_compact_events(original_call_format):
+def test_the_action_call_is_rasas_call_with_compact_events(original_call_format, domain, recorded):
     """At every turn of the recorded conversation (and again after an event's time is changed), the call sent is
     Rasa's own call with each event as `compact_event` makes it."""
-    import json
-    from pathlib import Path
-
-    from rasa.shared.core.domain import Domain
     from rasa.shared.core.trackers import DialogueStateTracker
     from rasa.utils.endpoints import EndpointConfig
 
-    root = Path(__file__).resolve().parents[1]
-    domain = Domain.load(str(root / "domain.yml"))
-    recorded = json.loads((root / "tests/fixtures/tracker_long_conversation.json").read_text())
     tracker = DialogueStateTracker(recorded["sender_id"], domain.slots)
     action = RemoteAction("action_answer_followup", EndpointConfig("http://x", enable_selective_domain=True))
 
