@@ -5,6 +5,7 @@ Each replacement gives the same result as the code it replaces; tests/test_speed
 """
 import copy
 import itertools
+import json
 from typing import Any, Dict, Iterable, List, Optional, Text, Type
 
 _applied = False
@@ -156,6 +157,12 @@ def _add_state(replay: _Replay, states: List[Dict], hide_rule_turn: bool, domain
     states.append(domain._clean_state(state))
 
 
+def _editable(state: Dict) -> Dict:
+    """A state the featurizer may edit: it deletes keys of the state and of its user part (Rasa 3.6 edits
+    nothing else)."""
+    return {**state, "user": dict(state["user"])} if "user" in state else dict(state)
+
+
 def incremental_past_states(max_conversations: int = 500) -> None:
     """Each prediction featurised the whole conversation, several times (the rule policy once for the text and once
     for the intent of the last message, the memoization policy once more), by replaying every event from the first:
@@ -164,9 +171,10 @@ def incremental_past_states(max_conversations: int = 500) -> None:
     only. While the events already replayed are the same objects in the same order (the tracker store hands back
     the same tracker), only new ones are replayed; anything else (an undo, another process's tracker) replays from
     the start. Callers edit what they get (the featurizer deletes keys of the states and of their user part),
-    so each gets copies of those."""
+    so each gets copies of those; the featurizer copies only the last `max_history` states it keeps."""
     from collections import OrderedDict
 
+    from rasa.core.featurizers.tracker_featurizers import MaxHistoryTrackerFeaturizer
     from rasa.shared.core.events import ActionExecuted
     from rasa.shared.core.trackers import DialogueStateTracker
 
@@ -194,20 +202,42 @@ def incremental_past_states(max_conversations: int = 500) -> None:
         _add_state(copy.copy(replay), states, False, domain, *flags)
         return states
 
-    def past_states(self: DialogueStateTracker, domain: Any, omit_unset_slots: bool = False,
+    def kept_states(tracker: DialogueStateTracker, domain: Any, omit_unset_slots: bool = False,
                     ignore_rule_only_turns: bool = False, rule_only_data: Optional[Dict[Text, Any]] = None) -> Any:
-        events = self.events
+        """`past_states` as kept, for callers that copy what they edit."""
+        events = tracker.events
         key = (len(events), id(events[-1]) if events else None, id(domain), omit_unset_slots,
                ignore_rule_only_turns, repr(rule_only_data))
-        cached = self.__dict__.setdefault("_backcheck_past_states", {})
+        cached = tracker.__dict__.setdefault("_backcheck_past_states", {})
         if key not in cached or len(cached) > 8:
             if len(cached) > 8:
                 cached.clear()
-            cached[key] = states_now(self, domain, omit_unset_slots, ignore_rule_only_turns, rule_only_data)
-        # the featurizer deletes keys of the states and of their user part (Rasa 3.6 edits nothing else)
-        return [{**state, "user": dict(state["user"])} if "user" in state else dict(state) for state in cached[key]]
+            cached[key] = states_now(tracker, domain, omit_unset_slots, ignore_rule_only_turns, rule_only_data)
+        return cached[key]
+
+    def past_states(self: DialogueStateTracker, domain: Any, omit_unset_slots: bool = False,
+                    ignore_rule_only_turns: bool = False, rule_only_data: Optional[Dict[Text, Any]] = None) -> Any:
+        return [_editable(state) for state in kept_states(self, domain, omit_unset_slots, ignore_rule_only_turns,
+                                                          rule_only_data)]
+
+    def prediction_states(self: MaxHistoryTrackerFeaturizer, trackers: List[DialogueStateTracker], domain: Any,
+                          use_text_for_last_user_input: bool = False, ignore_rule_only_turns: bool = False,
+                          rule_only_data: Optional[Dict[Text, Any]] = None,
+                          ignore_action_unlikely_intent: bool = False) -> List[List[Dict]]:
+        """Rasa 3.6's, with only the states within `max_history` copied, not the whole conversation."""
+        trackers_as_states = []
+        for tracker in trackers:
+            states = kept_states(tracker, domain, ignore_rule_only_turns=ignore_rule_only_turns,
+                                 rule_only_data=rule_only_data)
+            if ignore_action_unlikely_intent:
+                states = self._remove_action_unlikely_intent_from_states(states)
+            trackers_as_states.append([_editable(state) for state in self.slice_state_history(states,
+                                                                                              self.max_history)])
+        self._choose_last_user_input(trackers_as_states, use_text_for_last_user_input)
+        return trackers_as_states
 
     DialogueStateTracker.past_states = past_states
+    MaxHistoryTrackerFeaturizer.prediction_states = prediction_states
 
 
 def incremental_applied_events() -> None:
@@ -317,37 +347,65 @@ def compact_event(event: Dict[Text, Any]) -> Optional[Dict[Text, Any]]:
     return event
 
 
+class ActionCall(dict):
+    """A call to the action server, and its JSON (`body`) made with each past event's JSON text as made once."""
+
+    def __init__(self, call: Dict[Text, Any], event_texts: List[Text]) -> None:
+        super().__init__(call)
+        self.event_texts = event_texts
+
+    def body(self) -> bytes:
+        def ending_with(text: Text, key: Text, value: Text) -> Text:  # '{..}' with '"key": value' last
+            return f'{text[:-1]}{", " if text != "{}" else ""}"{key}": {value}}}'
+
+        tracker = ending_with(json.dumps({k: v for k, v in self["tracker"].items() if k != "events"}), "events",
+                              f'[{", ".join(self.event_texts)}]')
+        return ending_with(json.dumps({k: v for k, v in self.items() if k != "tracker"}), "tracker",
+                           tracker).encode()
+
+
 def compact_action_calls() -> None:
     """Every call to the action server posted the whole conversation with every event in full: JSON that grew by
     about 3 KB a turn, written by Rasa and parsed by the action server on each call. The conversation is still
-    sent whole, but each past event carries only what the action server reads (`compact_event`), worked out once
-    per event (again if its time is changed); the latest message, with everything the NLU said of it, is sent in
-    full as before."""
+    sent whole, but each past event carries only what the action server reads (`compact_event`), worked out and
+    written as JSON once per event (again if its time is changed); the latest message, with everything the NLU
+    said of it, is sent in full as before."""
     import rasa
     from rasa.core.actions.action import RemoteAction
     from rasa.shared.core.trackers import EventVerbosity
+    from rasa.utils.endpoints import EndpointConfig
 
-    sent: Dict[int, Any] = {}  # id(event) -> (event, its timestamp, what is sent of it)
+    sent: Dict[int, Any] = {}  # id(event) -> (event, its timestamp, what is sent of it, that as JSON)
 
-    def as_sent(event: Any) -> Optional[Dict[Text, Any]]:
+    def as_sent(event: Any) -> Any:
         kept = sent.get(id(event))
         if kept is None or kept[0] is not event or kept[1] != event.timestamp:
             if len(sent) > 100_000:
                 sent.clear()
-            kept = sent[id(event)] = (event, event.timestamp, compact_event(event.as_dict()))
-        return kept[2]
+            compact = compact_event(event.as_dict())
+            kept = sent[id(event)] = (event, event.timestamp, compact, compact and json.dumps(compact))
+        return kept
 
-    def _action_call_format(self: RemoteAction, tracker: Any, domain: Any) -> Dict[Text, Any]:
+    def _action_call_format(self: RemoteAction, tracker: Any, domain: Any) -> ActionCall:
         """Rasa 3.6's call, with each event as `compact_event` makes it, made once per event."""
         state = tracker.current_state(EventVerbosity.NONE)
-        state["events"] = [event for event in map(as_sent, tracker.events) if event is not None]
+        events = [kept for kept in map(as_sent, tracker.events) if kept[2] is not None]
+        state["events"] = [kept[2] for kept in events]
         call = {"next_action": self._name, "sender_id": tracker.sender_id, "tracker": state,
                 "version": rasa.__version__}
         if not self._is_selective_domain_enabled() or domain.does_custom_action_explicitly_need_domain(self.name()):
             call["domain"] = domain.as_dict()
-        return call
+        return ActionCall(call, [kept[3] for kept in events])
+
+    original_request = EndpointConfig.request
+
+    async def request(self: EndpointConfig, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(kwargs.get("json"), ActionCall):  # sent as the JSON it already is (same Content-Type)
+            kwargs["data"] = kwargs.pop("json").body()
+        return await original_request(self, *args, **kwargs)
 
     RemoteAction._action_call_format = _action_call_format
+    EndpointConfig.request = request
 
 
 def freeze_loaded_objects() -> None:
@@ -471,6 +529,44 @@ def rule_lookup_stops_when_settled() -> None:
     RulePolicy._get_possible_keys = _get_possible_keys
 
 
+def rule_window(lookup: Dict[Text, Any]) -> int:
+    """One state more than the longest state sequence the rule policy looks up: its rules, its loop conditions and
+    the keys of its rules not in stories (`hide_rule_turn`)."""
+    from rasa.core.policies.rule_policy import RULES, RULES_FOR_LOOP_UNHAPPY_PATH, RULES_NOT_IN_STORIES
+
+    longest = 0
+    for keys in (lookup.get(RULES, {}), lookup.get(RULES_FOR_LOOP_UNHAPPY_PATH, {}),
+                 lookup.get(RULES_NOT_IN_STORIES, [])):
+        for key in keys:
+            try:
+                states = json.loads(key)
+            except ValueError:  # a default or loop rule's name
+                continue
+            if isinstance(states, list):
+                longest = max(longest, len(states))
+    return longest + 1
+
+
+def rule_policy_reads_its_window() -> None:
+    """The rule policy featurised the whole conversation twice per prediction, then matched its rules against the
+    last few states and, when none matched, turned all the states into one JSON key to look up among keys of at most
+    a few states. Loaded for prediction, it reads only the last `rule_window` states: each rule is matched against
+    the same states, and a key too long to be found stays too long to be found."""
+    from rasa.core.featurizers.tracker_featurizers import MaxHistoryTrackerFeaturizer
+    from rasa.core.policies.rule_policy import RulePolicy
+
+    original = RulePolicy.load.__func__
+
+    def load(cls: Any, *args: Any, **kwargs: Any) -> RulePolicy:
+        policy = original(cls, *args, **kwargs)
+        featurizer = policy.featurizer
+        if type(featurizer) is MaxHistoryTrackerFeaturizer and featurizer.max_history is None:
+            featurizer.max_history = rule_window(policy.lookup)
+        return policy
+
+    RulePolicy.load = classmethod(load)
+
+
 def apply() -> None:
     global _applied
     if not _applied:
@@ -487,4 +583,5 @@ def apply() -> None:
         intent_features_as_they_are()
         intent_weights_in_column_order()
         rule_lookup_stops_when_settled()
+        rule_policy_reads_its_window()
         _applied = True

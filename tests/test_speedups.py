@@ -127,6 +127,46 @@ def test_endpoint_sessions_are_kept_open_and_reused():
     asyncio.run(scenario())
 
 
+def test_an_action_call_is_posted_as_the_json_it_stands_for(domain, recorded):
+    """Posted to a real HTTP server, an action call arrives as the JSON of its contents, marked as JSON, as a plain
+    dict does; other requests are sent as before."""
+    import asyncio
+
+    from aiohttp import web
+    from rasa.shared.core.events import deserialise_events
+    from rasa.shared.core.trackers import DialogueStateTracker
+    from rasa.utils.endpoints import EndpointConfig
+
+    tracker = DialogueStateTracker.from_events("posted", deserialise_events(recorded["events"]), domain.slots)
+    call = RemoteAction("action_answer_followup", None)._action_call_format(tracker, domain)
+    assert isinstance(call, speedups.ActionCall) and len(call["tracker"]["events"]) > 50
+
+    async def echo(request: web.Request) -> web.Response:
+        return web.json_response({"type": request.content_type, "got": await request.json()})
+
+    async def scenario():
+        app = web.Application()
+        app.router.add_post("/webhook", echo)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook")
+        try:
+            posted = await endpoint.request(json=call, method="post")
+            plain = await endpoint.request(json={"a": [1, "b"]}, method="post")
+        finally:
+            async with endpoint.session() as session:
+                await session.close()
+            await runner.cleanup()
+        return posted, plain
+
+    posted, plain = asyncio.run(scenario())
+    assert posted == {"type": "application/json", "got": json.loads(json.dumps(call))}
+    assert plain == {"type": "application/json", "got": {"a": [1, "b"]}}
+
+
 def test_past_states_are_the_same_and_each_caller_gets_its_own_copy(original_past_states, domain):
     from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
     from rasa.shared.core.trackers import DialogueStateTracker
@@ -468,7 +508,84 @@ def test_the_action_call_is_rasas_call_with_compact_events(original_call_format,
     from rasa.shared.core.events import deserialise_events
     for event in deserialise_events(recorded["events"]):
         tracker.update(event)
-        assert action._action_call_format(tracker, domain) == expected()
+        call = action._action_call_format(tracker, domain)
+        assert call == expected() and json.loads(call.body()) == call
     tracker.events[-1].timestamp += 1
-    assert action._action_call_format(tracker, domain) == expected()
+    call = action._action_call_format(tracker, domain)
+    assert call == expected() and json.loads(call.body()) == call
     assert "domain" in RemoteAction("action_x", EndpointConfig("http://x"))._action_call_format(tracker, domain)
+
+
+def test_the_rule_policy_predicts_from_its_window_what_it_predicts_from_the_whole_conversation(tmp_path, domain,
+                                                                                               recorded):
+    """Our rules, trained, persisted and loaded as the server loads them (reading only the last `rule_window`
+    states), predict what the policy as trained (reading every state) predicts: before every action of the recorded
+    conversation and of every story and rule it was trained on, including whether the turn is hidden."""
+    import yaml
+    from rasa.core.policies.rule_policy import RulePolicy
+    from rasa.engine.graph import ExecutionContext, GraphSchema
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+    from rasa.shared.core.events import ActionExecuted
+    from rasa.shared.core.generator import TrainingDataGenerator
+    from rasa.shared.core.trackers import DialogueStateTracker
+    from rasa.shared.importers.importer import TrainingDataImporter
+
+    settings = next(p for p in yaml.safe_load((ROOT / "config.yml").read_text())["policies"]
+                    if p["name"] == "RulePolicy")
+    config = {**RulePolicy.get_default_config(), **{k: v for k, v in settings.items() if k != "name"}}
+    importer = TrainingDataImporter.load_from_dict(domain_path=str(ROOT / "domain.yml"),
+                                                   training_data_paths=[str(ROOT / "data")])
+    trackers = TrainingDataGenerator(importer.get_stories(), domain, augmentation_factor=0).generate()
+    storage, resource = LocalModelStorage(tmp_path), Resource("rules")
+    context = ExecutionContext(GraphSchema({}), node_name="rules")
+    whole = RulePolicy.create(config, storage, resource, context)
+    whole.train(trackers, domain)
+    windowed = RulePolicy.load(config, storage, resource, context)
+    assert whole.featurizer.max_history is None
+    assert windowed.featurizer.max_history == speedups.rule_window(windowed.lookup) < 10
+
+    conversations = [[Event.from_parameters(e) for e in recorded["events"]]] + [t.events for t in trackers]
+    compared = hidden = 0
+    for events in conversations:
+        tracker = DialogueStateTracker("window", domain.slots)
+        for event in events:
+            if isinstance(event, ActionExecuted) and tracker.events:
+                expected = whole.predict_action_probabilities(tracker, domain)
+                got = windowed.predict_action_probabilities(tracker, domain)
+                assert (got.probabilities, got.hide_rule_turn, got.events, got.is_end_to_end_prediction) == (
+                    expected.probabilities, expected.hide_rule_turn, expected.events,
+                    expected.is_end_to_end_prediction)
+                compared += 1
+                hidden += got.hide_rule_turn
+            tracker.update(event)
+    assert compared > 250 and hidden > 0
+
+
+def test_the_rule_window_holds_every_state_a_rule_or_a_key_not_in_stories_can_tell_apart(original_rule_keys):
+    """Random rules of 1 to 4 states and keys of rules not in stories of 1 to 5, conversations of 0 to 12 states
+    drawn from the same few states: the last `rule_window` states leave the same rules, and their key is found
+    among the rules not in stories exactly when the whole conversation's is."""
+    import random
+
+    from rasa.core.policies.rule_policy import RULES, RULES_NOT_IN_STORIES, RulePolicy
+
+    rng = random.Random(11)
+    pool = [{}, {"prev_action": {"action_name": "action_listen"}, "user": {"intent": "greet"}},
+            {"prev_action": {"action_name": "action_listen"}, "user": {"intent": "deny"}},
+            {"prev_action": {"action_name": "utter_greet"}, "user": {"intent": "greet"}}]
+    policy = RulePolicy.__new__(RulePolicy)
+    found = 0
+    for _ in range(300):
+        rules = {json.dumps([rng.choice(pool) for _ in range(rng.randint(1, 4))]): "utter_x" for _ in range(8)}
+        not_in_stories = [policy._create_feature_key([rng.choice(pool) for _ in range(rng.randint(1, 5))])
+                          for _ in range(30)] + ["predicting default action with intent restart"]
+        window = speedups.rule_window({RULES: rules, RULES_NOT_IN_STORIES: not_in_stories})
+        for _ in range(20):
+            states = [rng.choice(pool) for _ in range(rng.randint(0, 12))]
+            kept = states[-window:]
+            assert original_rule_keys(policy, rules, kept) == original_rule_keys(policy, rules, states)
+            hidden = policy._create_feature_key(states) in not_in_stories
+            assert (policy._create_feature_key(kept) in not_in_stories) == hidden
+            found += hidden
+    assert found > 50
