@@ -2,9 +2,10 @@
 
     python -m scripts.benchmark [--baseline] [--scaled] [--turns 100] [--seconds 20]   (`make benchmark`: all)
 
-For each bot: start-up (process start to /status answering), memory (resident, Rasa plus action server), reply
-latency over sequential REST turns, throughput with 8 conversations at once, and the reply at turn 5 against turn 40
-of long conversations. BackCheck runs as `make run` starts it; with --scaled also as `make run-scaled` (two
+For each bot: start-up (process start to /status answering, each bot starting alone), memory (resident, Rasa plus
+action server), reply latency over sequential REST turns (interleaved turn by turn with the `rasa init` bot's, so
+that a change in the machine's speed moves both), throughput with 8 conversations at once, and the reply at turn 5
+against turn 40 of long conversations (the last two with no other bot at work). BackCheck runs as `make run` starts it; with --scaled also as `make run-scaled` (two
 instances behind nginx, PostgreSQL, Redis). Prints figures; asserts nothing.
 """
 import argparse
@@ -70,10 +71,16 @@ def rss_mb(pids: List[int]) -> float:
     return total / 1024
 
 
-def latency(url: str, script: List[str], turns: int) -> List[float]:
-    """Sequential replies, conversation after conversation of the script."""
-    run = random.random()
-    return sorted(post(url, f"seq-{i // len(script)}-{run}", script[i % len(script)]) for i in range(turns))
+def latency(bots: List[tuple], turns: int) -> List[List[float]]:
+    """Sequential replies, conversation after conversation of each bot's script, the bots' turns interleaved (the
+    first bot's turn 1, the second's turn 1, the second's turn 2, the first's turn 2, ...) so that all of them see
+    the machine as it is then. `bots` holds (url, script) pairs."""
+    run, times = random.random(), [[] for _ in bots]
+    for i in range(turns):
+        for k in (range(len(bots)) if i % 2 == 0 else reversed(range(len(bots)))):
+            url, script = bots[k]
+            times[k].append(post(url, f"seq-{i // len(script)}-{run}", script[i % len(script)]))
+    return [sorted(t) for t in times]
 
 
 def throughput(url: str, script: List[str], seconds: float) -> float:
@@ -124,61 +131,88 @@ def long_conversations(url: str, script: List[str], runs: int = 8) -> Dict[str, 
     return {"turn5_ms": statistics.median(early), "turn40_ms": statistics.median(late)}
 
 
-def measure(name: str, cwd: Path, model: Path, endpoints: Path, args, port: int, ours: bool) -> Dict:
-    """Starts the bot (ours as `make run` does, through backcheck.server; `rasa init` with plain `rasa run`)."""
-    procs = []
-    launcher = [sys.executable, "-m", "backcheck.server"]
-    if (cwd / "actions").is_dir():
-        actions = [*launcher, "actions"] if ours else [RASA, "run", "actions"]
-        procs.append(subprocess.Popen([*actions, "--port", str(port + 50)], cwd=cwd, env=ENV,
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    t0 = time.perf_counter()
-    rasa = [*launcher, "rasa"] if ours else [RASA, "run"]
-    procs.append(subprocess.Popen([*rasa, "--model", str(model), "--enable-api", "--port", str(port),
-                                   "--endpoints", str(endpoints), "--credentials", str(cwd / "credentials.yml")],
-                                  cwd=cwd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    try:
-        wait(f"http://127.0.0.1:{port}/status?token={TOKEN}")
-        startup = time.perf_counter() - t0
-        wait(f"http://127.0.0.1:{port + 50}/health", 120) if len(procs) > 1 else None
-        return run_load(name, f"http://127.0.0.1:{port}/webhooks/rest/webhook", OURS if ours else INIT,
-                        OURS_LONG if ours else INIT, args, startup, rss_mb([p.pid for p in procs]))
-    finally:
-        for p in procs:
+class Bot:
+    """A bot started as `make run` starts ours (through backcheck.server) or, for `rasa init`, with `rasa run`."""
+
+    def __init__(self, name: str, cwd: Path, model: Path, endpoints: Path, port: int, ours: bool) -> None:
+        self.name, self.cwd, self.model, self.endpoints, self.port, self.ours = name, cwd, model, endpoints, port, ours
+        self.url = f"http://127.0.0.1:{port}/webhooks/rest/webhook"
+        self.script, self.long_script = (OURS, OURS_LONG) if ours else (INIT, INIT)
+        self.procs: List[subprocess.Popen] = []
+
+    def start(self) -> None:
+        """Sets `startup` (process start to /status answering) and `memory` (Rasa plus action server, then)."""
+        launcher = [sys.executable, "-m", "backcheck.server"]
+        if (self.cwd / "actions").is_dir():
+            actions = [*launcher, "actions"] if self.ours else [RASA, "run", "actions"]
+            self.procs.append(subprocess.Popen([*actions, "--port", str(self.port + 50)], cwd=self.cwd, env=ENV,
+                                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        t0 = time.perf_counter()
+        rasa = [*launcher, "rasa"] if self.ours else [RASA, "run"]
+        self.procs.append(subprocess.Popen(
+            [*rasa, "--model", str(self.model), "--enable-api", "--port", str(self.port), "--endpoints",
+             str(self.endpoints), "--credentials", str(self.cwd / "credentials.yml")],
+            cwd=self.cwd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        wait(f"http://127.0.0.1:{self.port}/status?token={TOKEN}")
+        self.startup = time.perf_counter() - t0
+        if len(self.procs) > 1:
+            wait(f"http://127.0.0.1:{self.port + 50}/health", 120)
+        self.memory = rss_mb([p.pid for p in self.procs])
+
+    def stop(self) -> None:
+        for p in self.procs:
             p.terminate()
             p.wait(timeout=30)
 
 
-def run_load(name: str, url: str, script: List[str], long_script: List[str], args, startup: Optional[float],
-             memory: float) -> Dict:
-    for text in script:  # warm up
-        post(url, "warm-up", text)
-    lat = latency(url, script, args.turns)
-    row = {"bot": name, "startup_s": startup, "memory_mb": memory, "p50_ms": statistics.median(lat),
-           "p95_ms": lat[int(0.95 * (len(lat) - 1))], "throughput": throughput(url, script, args.seconds)}
-    row.update(long_conversations(url, long_script))
+class ScaledBot(Bot):
+    """Ours as `make run-scaled` starts it: several instances behind nginx, PostgreSQL, Redis."""
+
+    def __init__(self, args, tmp: Path) -> None:
+        from backcheck.scale.profile import Profile
+        from backcheck.scale.services import free_port
+
+        workdir = tmp / "scaled"
+        workdir.mkdir()
+        workdir.chmod(0o755)
+        env = dict(ENV, BACKCHECK_SECRETS_DIR=str(workdir / "secrets"), BACKCHECK_PG_PORT=str(free_port()),
+                   BACKCHECK_REDIS_PORT=str(free_port()))
+        self.profile = Profile(workdir, instances=args.instances, port=5305, env=env)
+        self.name, self.script, self.long_script = f"backcheck x{args.instances}", OURS, OURS_LONG
+        self.url = f"http://127.0.0.1:{self.profile.port}/webhooks/rest/webhook"
+
+    def start(self) -> None:
+        t0 = time.perf_counter()
+        self.profile.start()
+        self.startup = time.perf_counter() - t0
+        self.memory = rss_mb([p.pid for p in [*self.profile.rasa, *self.profile.others]])
+
+    def stop(self) -> None:
+        self.profile.stop()
+
+
+def warm_up(bot: Bot) -> None:
+    for text in bot.script:
+        post(bot.url, "warm-up", text)
+
+
+def replies(times: List[float]) -> Dict[str, float]:
+    return {"p50_ms": statistics.median(times), "p95_ms": times[int(0.95 * (len(times) - 1))]}
+
+
+def alone(bot: Bot, args) -> Dict:
+    """Throughput, and the reply at turn 5 against turn 40, with no other bot at work."""
+    return {"throughput": throughput(bot.url, bot.script, args.seconds), **long_conversations(bot.url, bot.long_script)}
+
+
+def run_load(bot: Bot, base: Optional[Bot], args) -> Dict:
+    """Reply latency, interleaved with the baseline's when there is one (its figures go in "base"), then the rest."""
+    warm_up(bot)
+    lat, *base_lat = latency([(bot.url, bot.script)] + ([(base.url, base.script)] if base else []), args.turns)
+    row = {"bot": bot.name, "startup_s": bot.startup, "memory_mb": bot.memory, **replies(lat), **alone(bot, args)}
+    if base_lat:
+        row["base"] = replies(base_lat[0])
     return row
-
-
-def measure_scaled(args, tmp: Path) -> Dict:
-    from backcheck.scale.profile import Profile
-    from backcheck.scale.services import free_port
-
-    workdir = tmp / "scaled"
-    workdir.mkdir()
-    workdir.chmod(0o755)
-    env = dict(ENV, BACKCHECK_SECRETS_DIR=str(workdir / "secrets"), BACKCHECK_PG_PORT=str(free_port()),
-               BACKCHECK_REDIS_PORT=str(free_port()))
-    profile = Profile(workdir, instances=args.instances, port=5305, env=env)
-    t0 = time.perf_counter()
-    profile.start()
-    try:
-        startup = time.perf_counter() - t0
-        memory = rss_mb([p.pid for p in [*profile.rasa, *profile.others]])
-        return run_load(f"backcheck x{args.instances}", f"http://127.0.0.1:{profile.port}/webhooks/rest/webhook",
-                        OURS, OURS_LONG, args, startup, memory)
-    finally:
-        profile.stop()
 
 
 def baseline(tmp: Path) -> tuple:
@@ -204,14 +238,32 @@ def main() -> None:
         endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:5155/webhook"\n  enable_selective_domain: true\n'
                              f'tracker_store:\n  type: backcheck.privacy.store.PrivateSQLTrackerStore\n'
                              f'  dialect: "sqlite"\n  db: "{tmp}/bench.db"\n')
-        rows = [measure("backcheck", ROOT, ROOT / "models" / "backcheck.tar.gz", endpoints, args, 5105, True)]
-        if args.scaled:
-            rows.append(measure_scaled(args, tmp))
+        base = None
         if args.baseline:
             init_dir = tmp / "init"
             init_dir.mkdir()
             model, init_endpoints = baseline(init_dir)
-            rows.append(measure("rasa init", init_dir, model, init_endpoints, args, 5205, False))
+            base = Bot("rasa init", init_dir, model, init_endpoints, 5205, False)
+        bots = [Bot("backcheck", ROOT, ROOT / "models" / "backcheck.tar.gz", endpoints, 5105, True)]
+        if args.scaled:
+            bots.append(ScaledBot(args, tmp))
+        rows = []
+        try:
+            if base:  # started first and alone; kept running, idle but for its interleaved turns
+                base.start()
+                warm_up(base)
+            for bot in bots:
+                bot.start()
+                try:
+                    rows.append(run_load(bot, base, args))
+                finally:
+                    bot.stop()
+            if base:  # its replies as timed beside `make run`'s
+                rows.append({"bot": base.name, "startup_s": base.startup, "memory_mb": base.memory,
+                             **rows[0]["base"], **alone(base, args)})
+        finally:
+            if base:
+                base.stop()
     print(f"{'bot':>14} | start-up | memory | reply p50 | p95 | {CONCURRENT} at once | turn 5 | turn 40")
     for r in rows:
         print(f"{r['bot']:>14} | {r['startup_s']:6.1f} s | {r['memory_mb']:4.0f} MB | {r['p50_ms']:6.1f} ms | "
@@ -220,12 +272,12 @@ def main() -> None:
     if base:
         print("ratios against rasa init (target):")
         ours = rows[0]
-        print(f"  make run:        reply p50 {ours['p50_ms'] / base['p50_ms']:.2f}x (<= 0.5), start-up "
+        print(f"  make run:        reply p50 {ours['p50_ms'] / ours['base']['p50_ms']:.2f}x (<= 0.5), start-up "
               f"{ours['startup_s'] / base['startup_s']:.2f}x (<= 0.5), memory {ours['memory_mb'] / base['memory_mb']:.2f}x "
               f"(<= 0.75), throughput {ours['throughput'] / base['throughput']:.2f}x")
         for r in rows[1:-1]:
             print(f"  make run-scaled: throughput with {CONCURRENT} at once {r['throughput'] / base['throughput']:.2f}x "
-                  f"(>= 2), reply p50 {r['p50_ms'] / base['p50_ms']:.2f}x")
+                  f"(>= 2), reply p50 {r['p50_ms'] / r['base']['p50_ms']:.2f}x")
     for r in rows:
         if r["bot"] != "rasa init":
             print(f"  {r['bot']}: turn 40 / turn 5 = {r['turn40_ms'] / r['turn5_ms']:.2f}x (<= 1.2)")

@@ -48,15 +48,18 @@ def saved(store, sender, events):
 def test_the_forget_action_deletes_the_conversation_from_the_store_and_the_file(store, tmp_path):
     tracker = saved(store, "alice", turn(MARKER, "action_answer_followup"))
     saved(store, "bob", turn("bob's own words", "action_answer_followup"))
-    assert MARKER.encode() in (tmp_path / "t.db").read_bytes()
+    assert any(MARKER.encode() in f.read_bytes() for f in tmp_path.glob("t.db*"))  # the file or its log
     for event in turn("delete my data", "utter_confirm_forget") + turn("yes", FORGET_ACTION):
         tracker.update(event)
     run(store.save(tracker))
     assert run(store.retrieve("alice")) is None
     assert run(store.retrieve("bob")) is not None  # only that conversation
-    assert MARKER.encode() not in (tmp_path / "t.db").read_bytes()  # secure_delete: overwritten, not unlinked
+    files = list(tmp_path.glob("t.db*"))
+    assert len(files) > 1  # the database and its write-ahead log
+    assert not any(MARKER.encode() in f.read_bytes() for f in files)  # overwritten, not only unlinked
     with store.engine.connect() as connection:  # set explicitly (Debian's build has it on by default, others not)
         assert connection.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
 
 
 def test_only_a_forget_in_the_latest_turn_counts():
@@ -175,3 +178,26 @@ def test_conversations_that_set_a_slot_are_found_by_channel(store):
     saved(store, "telegram:2", turn("hi", "utter_greet"))
     assert store.senders_with_slot("checkin_due", "telegram:") == ["telegram:1"]
     assert sorted(store.senders_with_slot("checkin_due")) == ["slack:U1_D1", "telegram:1"]
+
+
+def test_what_a_save_remembers_is_what_the_database_holds(store):
+    """After each save, the count and last row remembered for the conversation are the database's own figures;
+    after a save that began a new session, nothing wrong is remembered and the new session is what loads."""
+    def remembered_is_stored():
+        with store.engine.connect() as connection:
+            stored = tuple(connection.execute(store._STORED, {"sender": "gil"}).one())
+        return store._cache["gil"][1:] == stored
+
+    saved(store, "gil", turn("one", "utter_greet"))
+    assert remembered_is_stored()
+    for text in ("two", "three"):
+        tracker = run(store.retrieve("gil"))
+        for event in turn(text, "utter_greet"):
+            tracker.update(event)
+        run(store.save(tracker))
+        assert remembered_is_stored()
+    for event in [ActionExecuted("action_session_start"), SessionStarted(), *turn("four", "utter_greet")]:
+        tracker.update(event)
+    run(store.save(tracker))
+    assert "gil" not in store._cache or remembered_is_stored()
+    assert [e.text for e in run(store.retrieve("gil")).events if isinstance(e, UserUttered)] == ["four"]
