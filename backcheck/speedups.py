@@ -512,14 +512,51 @@ def intent_weights_in_column_order() -> None:
     LogisticRegressionClassifier.load = classmethod(load)
 
 
+def _last_state_anchor(rule_states: List[Dict]) -> Any:
+    """What a conversation's last state needs for the rule to apply to it (RulePolicy._is_rule_applicable at turn
+    0): no previous action, a previous action of this name, or any previous action; None: nothing known."""
+    from rasa.shared.core.constants import PREVIOUS_ACTION, SHOULD_NOT_BE_SET
+    from rasa.shared.nlu.constants import ACTION_NAME
+
+    if not rule_states:
+        return None
+    previous = rule_states[-1].get(PREVIOUS_ACTION)
+    if not previous:
+        return ("no previous action",)
+    name = previous.get(ACTION_NAME)
+    if isinstance(name, str) and name and name != SHOULD_NOT_BE_SET:
+        return ("previous action", name)
+    return ("any previous action",)
+
+
 def rule_lookup_stops_when_settled() -> None:
-    """The rule policy matched its rules against every state of the conversation, from the last one back, though a
-    rule is settled (applicable for good) once the walk is past its length: the walk stops when every rule left is
-    settled, with the same rules left as walking on would leave."""
+    """The rule policy matched all its rules (175 of ours) against every state of the conversation, from the last
+    one back, for each of two or three predictions a message. Now only rules whose last state can apply to the
+    conversation's last state are matched (they are indexed by what their last state needs: see
+    `_last_state_anchor`), and the walk stops when every rule left is settled (applicable for good once the walk is
+    past its length): the same rules are left as matching every rule against every state leaves."""
     from rasa.core.policies.rule_policy import RulePolicy
+    from rasa.shared.core.constants import PREVIOUS_ACTION
+    from rasa.shared.nlu.constants import ACTION_NAME
+
+    indexes: Dict[int, Any] = {}  # id(lookup) -> (lookup, its size, anchor -> its rule keys)
+
+    def candidates(self: RulePolicy, lookup: Dict[Text, Text], last: Dict) -> Any:
+        entry = indexes.get(id(lookup))
+        if entry is None or entry[0] is not lookup or entry[1] != len(lookup):
+            index: Dict[Any, set] = {}
+            for key in lookup:
+                index.setdefault(_last_state_anchor(self._rule_key_to_state(key)), set()).add(key)
+            entry = indexes[id(lookup)] = (lookup, len(lookup), index)
+        index = entry[2]
+        previous = last.get(PREVIOUS_ACTION)
+        if not previous:
+            return index.get(("no previous action",), set()) | index.get(None, set())
+        return (index.get(("previous action", previous.get(ACTION_NAME)), set())
+                | index.get(("any previous action",), set()) | index.get(None, set()))
 
     def _get_possible_keys(self: RulePolicy, lookup: Dict[Text, Text], states: List[Dict]) -> Any:
-        possible_keys = set(lookup.keys())
+        possible_keys = candidates(self, lookup, states[-1]) if states else set(lookup.keys())
         for i, state in enumerate(reversed(states)):
             if all(i >= len(self._rule_key_to_state(key)) for key in possible_keys):
                 break

@@ -474,7 +474,7 @@ def test_the_compiled_schema_passes_only_responses_jsonschema_finds_valid(record
 
 def test_the_rule_lookup_leaves_the_same_rules_as_a_walk_over_every_state(original_rule_keys):
     """Rules of 1 to 4 states, conversations of 0 to 40 states drawn from the same few states: the rules left
-    are those the full walk leaves."""
+    are those the full walk over every rule leaves, also after rules are taken out of the lookup."""
     import random
 
     from rasa.core.policies.rule_policy import RulePolicy
@@ -483,12 +483,16 @@ def test_the_rule_lookup_leaves_the_same_rules_as_a_walk_over_every_state(origin
     pool = [{}, {"prev_action": {"action_name": "action_listen"}, "user": {"intent": "greet"}},
             {"prev_action": {"action_name": "action_listen"}, "user": {"intent": "deny"}},
             {"prev_action": {"action_name": "triage_form"}, "active_loop": {"name": "triage_form"}},
-            {"prev_action": {"action_name": "utter_greet"}, "user": {"intent": "greet"}}]
+            {"prev_action": {"action_name": "utter_greet"}, "user": {"intent": "greet"}},
+            {"prev_action": {"action_text": "hello there"}}, {"prev_action": {"action_name": "should_not_be_set"}},
+            {"prev_action": {"action_name": "action_listen"}, "slots": {"symptom_onset": "should_not_be_set"}}]
     policy = RulePolicy.__new__(RulePolicy)
     for _ in range(300):
         lookup = {json.dumps([rng.choice(pool) for _ in range(rng.randint(1, 4))]): "utter_x" for _ in range(12)}
-        states = [rng.choice(pool) for _ in range(rng.randint(0, 40))]
-        assert policy._get_possible_keys(lookup, states) == original_rule_keys(policy, lookup, states)
+        for _ in range(3):
+            states = [rng.choice(pool) for _ in range(rng.randint(0, 40))]
+            assert policy._get_possible_keys(lookup, states) == original_rule_keys(policy, lookup, states)
+            lookup.pop(next(iter(lookup)))  # rules taken out (as training does): the same lookup, fewer rules
 
 
 def test_the_action_call_is_rasas_call_with_compact_events(original_call_format, domain, recorded):
