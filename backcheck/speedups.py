@@ -364,6 +364,30 @@ class ActionCall(dict):
                            tracker).encode()
 
 
+def call_state(tracker: Any) -> Dict[Text, Any]:
+    """`tracker.current_state(EventVerbosity.NONE)` (Rasa 3.6), for a call that is only written out as JSON: the
+    active loop's fields are taken as they are, not deep-copied (its trigger message, with every intent's score,
+    was copied value by value on every call)."""
+    import dataclasses
+
+    from rasa.shared.core.constants import ACTIVE_LOOP, FOLLOWUP_ACTION
+
+    loop = tracker.active_loop
+    return {
+        "sender_id": tracker.sender_id,
+        "slots": tracker.current_slot_values(),
+        "latest_message": tracker._latest_message_data(),
+        "latest_event_time": tracker.events[-1].timestamp if tracker.events else None,
+        FOLLOWUP_ACTION: tracker.followup_action,
+        "paused": tracker.is_paused(),
+        "events": None,
+        "latest_input_channel": tracker.get_latest_input_channel(),
+        ACTIVE_LOOP: {field.name: getattr(loop, field.name) for field in dataclasses.fields(loop)} if loop else {},
+        "latest_action": tracker.latest_action,
+        "latest_action_name": tracker.latest_action_name,
+    }
+
+
 def compact_action_calls() -> None:
     """Every call to the action server posted the whole conversation with every event in full: JSON that grew by
     about 3 KB a turn, written by Rasa and parsed by the action server on each call. The conversation is still
@@ -372,7 +396,6 @@ def compact_action_calls() -> None:
     said of it, is sent in full as before."""
     import rasa
     from rasa.core.actions.action import RemoteAction
-    from rasa.shared.core.trackers import EventVerbosity
     from rasa.utils.endpoints import EndpointConfig
 
     sent: Dict[int, Any] = {}  # id(event) -> (event, its timestamp, what is sent of it, that as JSON)
@@ -388,7 +411,7 @@ def compact_action_calls() -> None:
 
     def _action_call_format(self: RemoteAction, tracker: Any, domain: Any) -> ActionCall:
         """Rasa 3.6's call, with each event as `compact_event` makes it, made once per event."""
-        state = tracker.current_state(EventVerbosity.NONE)
+        state = call_state(tracker)
         events = [kept for kept in map(as_sent, tracker.events) if kept[2] is not None]
         state["events"] = [kept[2] for kept in events]
         call = {"next_action": self._name, "sender_id": tracker.sender_id, "tracker": state,
