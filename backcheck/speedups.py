@@ -497,9 +497,10 @@ def run_graphs_directly() -> None:
 
 
 def intent_features_as_they_are() -> None:
-    """The intent classifier stacked each message's features with an empty dense part, then stacked the one
-    message: scipy's general stacking, for a copy of the same matrix. With one message and only sparse features
-    (our pipeline), its features are used as they are."""
+    """The intent classifier combined all of each message's features (token by token too, which it does not read),
+    stacked them with an empty dense part, then stacked the one message: scipy's general stacking, for a copy of
+    the same matrix. With one message and only sparse features (our pipeline), its sentence features are put side
+    by side, once."""
     import scipy.sparse
     from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
     from rasa.shared.nlu.constants import TEXT
@@ -507,10 +508,12 @@ def intent_features_as_they_are() -> None:
     original = LogisticRegressionClassifier._create_X
 
     def _create_X(self: LogisticRegressionClassifier, messages: List[Any]) -> Any:
-        if len(messages) == 1:
-            sparse = messages[0].get_sparse_features(attribute=TEXT)[1]
-            if sparse is not None and messages[0].get_dense_features(attribute=TEXT)[1] is None:
-                return scipy.sparse.csr_matrix(sparse.features)
+        if len(messages) == 1 and messages[0].get_dense_features(attribute=TEXT)[1] is None:
+            # the sentence features side by side, as `get_sparse_features` combines them (without also combining
+            # the token-by-token features, which the classifier does not read)
+            _, sentence = messages[0]._filter_sparse_features(TEXT, [])
+            if sentence:
+                return scipy.sparse.hstack([f.features for f in sentence], format="csr")
         return original(self, messages)
 
     LogisticRegressionClassifier._create_X = _create_X

@@ -65,9 +65,17 @@ def original_call_format():
     return RemoteAction._action_call_format
 
 
+@pytest.fixture(scope="module")
+def original_create_x():
+    from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
+
+    assert LogisticRegressionClassifier._create_X.__module__.startswith("rasa")
+    return LogisticRegressionClassifier._create_X
+
+
 @pytest.fixture(scope="module", autouse=True)
 def applied(original_resolve, original_past_states, original_tracker_methods, original_rule_keys,
-            original_call_format):
+            original_call_format, original_create_x):
     speedups.apply()
 
 
@@ -379,7 +387,9 @@ def test_graphs_are_evaluated_as_dask_evaluates_them():
     assert calls.index("tokens") < calls.index("words") < calls.index("intent")
 
 
-def test_intent_features_are_the_message_features():
+def test_intent_features_are_the_message_sentence_features_side_by_side(original_create_x):
+    """A message with sentence and token-by-token features from two featurizers: the classifier gets the same
+    matrix as Rasa's own stacking gives it."""
     import numpy as np
     import scipy.sparse
     from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
@@ -387,14 +397,16 @@ def test_intent_features_are_the_message_features():
     from rasa.shared.nlu.training_data.message import Message
 
     message = Message(data={"text": "tight lower back"})
-    for origin, columns in (("words", [1, 4]), ("chars", [0, 2, 7])):
-        row = scipy.sparse.coo_matrix((np.ones(len(columns)), ([0] * len(columns), columns)), shape=(1, 9))
+    for origin, columns, width in (("words", [1, 4], 9), ("chars", [0, 2, 7], 11)):
+        row = scipy.sparse.coo_matrix((np.arange(1.0, len(columns) + 1), ([0] * len(columns), columns)),
+                                      shape=(1, width))
         message.add_features(Features(row, "sentence", "text", origin))
+        tokens = scipy.sparse.coo_matrix((np.ones(3), ([0, 1, 2], columns[:1] * 3)), shape=(3, width))
+        message.add_features(Features(tokens, "sequence", "text", origin))
     got = LogisticRegressionClassifier._create_X(None, [message])
-    stacked = scipy.sparse.vstack([scipy.sparse.hstack([scipy.sparse.csr_matrix(
-        message.get_sparse_features("text")[1].features), scipy.sparse.csr_matrix([])])])
-    assert got.shape == stacked.shape == (1, 18)
-    assert (got != stacked).nnz == 0 and got.nnz == 5
+    expected = original_create_x(None, [message])
+    assert got.shape == expected.shape == (1, 20) and got.format == "csr"
+    assert (got != expected).nnz == 0 and got.nnz == 5
 
 
 def test_intent_weights_stored_in_column_order_give_the_same_probabilities(tmp_path):
