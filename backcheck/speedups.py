@@ -6,15 +6,16 @@ Each replacement gives the same result as the code it replaces; tests/test_speed
 import copy
 import itertools
 import json
-from typing import Any, Dict, Iterable, List, Optional, Text, Type
+import operator
+from typing import Any, Dict, List, Optional, Sequence, Text, Tuple, Type
 
 _applied = False
 
 
-def _starts_with(events: Iterable[Any], kept: List[Any]) -> bool:
+def _starts_with(events: Sequence[Any], kept: List[Any]) -> bool:
     """Are the first events the very objects kept (same objects, same order)? `kept` holds them, so no other
     object can have taken one of their ids."""
-    return list(map(id, itertools.islice(events, len(kept)))) == list(map(id, kept))
+    return len(events) >= len(kept) and all(map(operator.is_, itertools.islice(events, len(kept)), kept))
 
 
 def compiled_response_check(schema: Dict[Text, Any]) -> Any:
@@ -272,7 +273,7 @@ def incremental_applied_events() -> None:
         kept = self.__dict__.get("_backcheck_applied")  # (the events walked, the loops named, the applied events)
         if kept is not None:
             walked, loop_names, applied = kept
-            if len(walked) <= len(events) and _starts_with(events, walked):
+            if _starts_with(events, walked):
                 new = list(itertools.islice(events, len(walked), None))
                 if loops(new) <= loop_names:
                     if new:
@@ -392,8 +393,9 @@ def compact_action_calls() -> None:
     """Every call to the action server posted the whole conversation with every event in full: JSON that grew by
     about 3 KB a turn, written by Rasa and parsed by the action server on each call. The conversation is still
     sent whole, but each past event carries only what the action server reads (`compact_event`), worked out and
-    written as JSON once per event (again if its time is changed); the latest message, with everything the NLU
-    said of it, is sent in full as before."""
+    written as JSON once per event (again if its time is changed), and a tracker's events are gone through again
+    only from the first new one; the latest message, with everything the NLU said of it, is sent in full as
+    before."""
     import rasa
     from rasa.core.actions.action import RemoteAction
     from rasa.utils.endpoints import EndpointConfig
@@ -409,16 +411,29 @@ def compact_action_calls() -> None:
             kept = sent[id(event)] = (event, event.timestamp, compact, compact and json.dumps(compact))
         return kept
 
+    def sent_events(tracker: Any) -> Tuple[List[Dict[Text, Any]], List[Text]]:
+        """What is sent of the tracker's events, and that as JSON: carried on over the new events while the events
+        already seen are the same objects in the same order (the tracker store hands back the same tracker)."""
+        events = tracker.events
+        kept = tracker.__dict__.get("_backcheck_sent")  # (the events seen, what is sent of them, that as JSON)
+        if kept is None or not _starts_with(events, kept[0]):
+            kept = ([], [], [])
+        new = list(itertools.islice(events, len(kept[0]), None))
+        if new:
+            sent_new = [entry for entry in map(as_sent, new) if entry[2] is not None]
+            kept = (kept[0] + new, kept[1] + [entry[2] for entry in sent_new], kept[2] + [entry[3] for entry in sent_new])
+            tracker.__dict__["_backcheck_sent"] = kept
+        return list(kept[1]), list(kept[2])
+
     def _action_call_format(self: RemoteAction, tracker: Any, domain: Any) -> ActionCall:
         """Rasa 3.6's call, with each event as `compact_event` makes it, made once per event."""
         state = call_state(tracker)
-        events = [kept for kept in map(as_sent, tracker.events) if kept[2] is not None]
-        state["events"] = [kept[2] for kept in events]
+        state["events"], texts = sent_events(tracker)
         call = {"next_action": self._name, "sender_id": tracker.sender_id, "tracker": state,
                 "version": rasa.__version__}
         if not self._is_selective_domain_enabled() or domain.does_custom_action_explicitly_need_domain(self.name()):
             call["domain"] = domain.as_dict()
-        return ActionCall(call, [kept[3] for kept in events])
+        return ActionCall(call, texts)
 
     original_request = EndpointConfig.request
 

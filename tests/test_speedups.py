@@ -508,8 +508,8 @@ def test_the_rule_lookup_leaves_the_same_rules_as_a_walk_over_every_state(origin
 
 
 def test_the_action_call_is_rasas_call_with_compact_events(original_call_format, domain, recorded):
-    """At every turn of the recorded conversation (and again after an event's time is changed), the call sent is
-    Rasa's own call with each event as `compact_event` makes it."""
+    """At every turn of the recorded conversation (and again after an event's time is changed, for fewer events,
+    and with the last events reordered), the call sent is Rasa's own call with each event as `compact_event` makes it."""
     from rasa.shared.core.trackers import DialogueStateTracker
     from rasa.utils.endpoints import EndpointConfig
 
@@ -526,7 +526,16 @@ def test_the_action_call_is_rasas_call_with_compact_events(original_call_format,
         tracker.update(event)
         call = action._action_call_format(tracker, domain)
         assert call == expected() and json.loads(call.body()) == call
-    tracker.events[-1].timestamp += 1
+    tracker.events[-1].timestamp += 1  # an event's time changed, then the events in another tracker
+    tracker = DialogueStateTracker.from_events(recorded["sender_id"], list(tracker.events), domain.slots)
+    call = action._action_call_format(tracker, domain)
+    assert call == expected() and json.loads(call.body()) == call
+    tracker = DialogueStateTracker.from_events(recorded["sender_id"], list(tracker.events)[:-3], domain.slots)
+    call = action._action_call_format(tracker, domain)  # fewer events
+    assert call == expected() and json.loads(call.body()) == call
+    events = list(tracker.events)  # the same tracker, its last four events in reverse order
+    tracker.events.clear()
+    tracker.events.extend(events[:-4] + events[-4:][::-1])
     call = action._action_call_format(tracker, domain)
     assert call == expected() and json.loads(call.body()) == call
     assert "domain" in RemoteAction("action_x", EndpointConfig("http://x"))._action_call_format(tracker, domain)
