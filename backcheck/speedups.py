@@ -306,8 +306,9 @@ def copy_trackers_by_state() -> None:
             setattr(new, name, getattr(self, name))
         new.latest_action = dict(self.latest_action) if self.latest_action is not None else None
         new.active_loop = copy.copy(self.active_loop)
-        if "_backcheck_applied" in self.__dict__:
-            new.__dict__["_backcheck_applied"] = self.__dict__["_backcheck_applied"]
+        for kept in ("_backcheck_applied", "_backcheck_sent"):  # checked against the events before each use
+            if kept in self.__dict__:
+                new.__dict__[kept] = self.__dict__[kept]
         return new
 
     DialogueStateTracker.copy = copy_tracker

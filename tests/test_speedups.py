@@ -516,16 +516,21 @@ def test_the_action_call_is_rasas_call_with_compact_events(original_call_format,
     tracker = DialogueStateTracker(recorded["sender_id"], domain.slots)
     action = RemoteAction("action_answer_followup", EndpointConfig("http://x", enable_selective_domain=True))
 
-    def expected():
-        call = original_call_format(action, tracker, domain)
+    def expected(of=None):
+        call = original_call_format(action, of or tracker, domain)
         call["tracker"]["events"] = [e for e in map(speedups.compact_event, call["tracker"]["events"]) if e]
         return call
 
-    from rasa.shared.core.events import deserialise_events
+    from rasa.shared.core.events import ActionExecuted, deserialise_events
     for event in deserialise_events(recorded["events"]):
         tracker.update(event)
         call = action._action_call_format(tracker, domain)
         assert call == expected() and json.loads(call.body()) == call
+    copied = tracker.copy()  # Rasa runs each action on a copy: it goes on from what was sent of the original
+    assert copied.__dict__["_backcheck_sent"] is tracker.__dict__["_backcheck_sent"]
+    copied.update(ActionExecuted("utter_greet"))
+    assert action._action_call_format(copied, domain) == expected(copied) != expected()
+    assert action._action_call_format(tracker, domain) == expected()
     tracker.events[-1].timestamp += 1  # an event's time changed, then the events in another tracker
     tracker = DialogueStateTracker.from_events(recorded["sender_id"], list(tracker.events), domain.slots)
     call = action._action_call_format(tracker, domain)
