@@ -1,6 +1,6 @@
 """Benchmark BackCheck against a plain `rasa init` bot, side by side in one run, and print the ratios.
 
-    python -m scripts.benchmark [--baseline] [--scaled] [--turns 100] [--seconds 20]   (`make benchmark`: all)
+    python -m scripts.benchmark [--baseline] [--scaled] [--turns 200] [--seconds 20]   (`make benchmark`: all)
 
 For each bot: start-up (process start to /status answering, each bot starting alone), memory (resident, Rasa plus
 action server), reply latency over sequential REST turns (interleaved turn by turn with the `rasa init` bot's, so
@@ -107,7 +107,7 @@ def throughput(url: str, script: List[str], seconds: float) -> float:
     return sum(counts) / (time.perf_counter() - t0)
 
 
-def long_conversations(url: str, script: List[str], runs: int = 8) -> Dict[str, float]:
+def long_conversations(url: str, script: List[str], runs: int = 16) -> Dict[str, float]:
     """The same messages around turn 5 and around turn 40, timed in pairs. The script, then its follow-ups (from
     the 4th message on) over and over: for our script, turns 4-9 and turns 40-45 carry the same six follow-ups.
     Each run brings one conversation to turn 39 and starts another, then times their turns alternately (turn 4
@@ -228,7 +228,7 @@ def main() -> None:
     ap.add_argument("--baseline", action="store_true", help="also build and measure a plain `rasa init` bot")
     ap.add_argument("--scaled", action="store_true", help="also measure the production profile")
     ap.add_argument("--instances", type=int, default=2)
-    ap.add_argument("--turns", type=int, default=100)
+    ap.add_argument("--turns", type=int, default=200)
     ap.add_argument("--seconds", type=float, default=20)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as name:
