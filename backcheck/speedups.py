@@ -422,7 +422,8 @@ def compact_action_calls() -> None:
         new = list(itertools.islice(events, len(kept[0]), None))
         if new:
             sent_new = [entry for entry in map(as_sent, new) if entry[2] is not None]
-            kept = (kept[0] + new, kept[1] + [entry[2] for entry in sent_new], kept[2] + [entry[3] for entry in sent_new])
+            kept = (kept[0] + new, kept[1] + [entry[2] for entry in sent_new],
+                    kept[2] + [entry[3] for entry in sent_new])
             tracker.__dict__["_backcheck_sent"] = kept
         return list(kept[1]), list(kept[2])
 

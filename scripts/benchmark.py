@@ -5,8 +5,9 @@
 For each bot: start-up (process start to /status answering, each bot starting alone), memory (resident, Rasa plus
 action server), reply latency over sequential REST turns (interleaved turn by turn with the `rasa init` bot's, so
 that a change in the machine's speed moves both), throughput with 8 conversations at once, and the reply at turn 5
-against turn 40 of long conversations (the last two with no other bot at work). BackCheck runs as `make run` starts it; with --scaled also as `make run-scaled` (two
-instances behind nginx, PostgreSQL, Redis). Prints figures; asserts nothing.
+against turn 40 of long conversations (the last two with no other bot at work). BackCheck runs as `make run`
+starts it; with --scaled also as `make run-scaled` (two instances behind nginx, PostgreSQL, Redis). Prints figures;
+asserts nothing.
 """
 import argparse
 import json
