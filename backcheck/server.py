@@ -81,8 +81,11 @@ def rasa_args(args: List[Text]) -> List[Text]:
 
 
 def run_rasa(args: List[Text]) -> None:
+    from backcheck.privacy.store import tell_retention_period
+
     logs.install()
     speedups.apply()
+    tell_retention_period()
     # Sanic reads SANIC_* settings when the app is made: bodies over the cap get 413 before any work.
     os.environ.setdefault("SANIC_REQUEST_MAX_SIZE", os.environ.get("BACKCHECK_MAX_BODY", str(DEFAULT_MAX_BODY)))
     from rasa.__main__ import main

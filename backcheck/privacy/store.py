@@ -41,6 +41,29 @@ def retention_days() -> float:
     return float(os.environ.get("BACKCHECK_RETENTION_DAYS", DEFAULT_RETENTION_DAYS))
 
 
+def retention_period() -> Text:
+    """How long conversations left alone are kept, in words: "30 days", "1 day"."""
+    days = retention_days()
+    return f"{days:g} day{'' if days == 1 else 's'}"
+
+
+def tell_retention_period() -> None:
+    """Responses may say `{retention_period}` (the privacy reply does): filled in by the Rasa server with the
+    period its own retention setting gives, the one `make run` purges with, not a number written in the domain."""
+    from rasa.core.nlg.response import TemplatedNaturalLanguageGenerator
+
+    original = TemplatedNaturalLanguageGenerator.generate
+    if getattr(original, "_tells_retention_period", False):
+        return
+
+    async def generate(self: Any, utter_action: Text, tracker: Any, output_channel: Text, **kwargs: Any) -> Any:
+        kwargs.setdefault("retention_period", retention_period())
+        return await original(self, utter_action, tracker, output_channel, **kwargs)
+
+    generate._tells_retention_period = True  # type: ignore[attr-defined]
+    TemplatedNaturalLanguageGenerator.generate = generate
+
+
 class PrivateSQLTrackerStore(SQLTrackerStore):
     """SQLTrackerStore that forgets a conversation on request and purges old ones."""
 

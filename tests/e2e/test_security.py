@@ -196,6 +196,12 @@ def test_delete_my_data_removes_the_conversation_from_the_api_and_the_database_f
     assert marker.encode() not in database_bytes(bot)
 
 
+def test_the_privacy_reply_says_the_retention_period_the_server_purges_with(bot):
+    days = float(bot.env.get("BACKCHECK_RETENTION_DAYS", 30))
+    answer = say(bot, "sec-privacy", "how long do you keep my data?")
+    assert f"deleted after {days:g} day" in answer and "{" not in answer
+
+
 def test_retention_purge_deletes_old_conversations(bot):
     say(bot, "sec-retention", "hello")
     assert user_texts(bot, "sec-retention") == ["hello"]

@@ -201,3 +201,22 @@ def test_what_a_save_remembers_is_what_the_database_holds(store):
     run(store.save(tracker))
     assert "gil" not in store._cache or remembered_is_stored()
     assert [e.text for e in run(store.retrieve("gil")).events if isinstance(e, UserUttered)] == ["four"]
+
+
+def test_the_privacy_reply_gives_the_retention_period_as_configured(monkeypatch, domain):
+    """The privacy reply says the period the server's own retention setting gives, not a number in the domain."""
+    from rasa.core.nlg.response import TemplatedNaturalLanguageGenerator
+
+    from backcheck.privacy.store import tell_retention_period
+
+    tell_retention_period()
+    tell_retention_period()  # once only, however often it is called
+    nlg = TemplatedNaturalLanguageGenerator(domain.responses)
+    tracker = DialogueStateTracker("privacy", domain.slots)
+    for setting, said in ((None, "30 days"), ("7", "7 days"), ("1", "1 day"), ("0.5", "0.5 days")):
+        if setting is None:
+            monkeypatch.delenv("BACKCHECK_RETENTION_DAYS", raising=False)
+        else:
+            monkeypatch.setenv("BACKCHECK_RETENTION_DAYS", setting)
+        reply = run(nlg.generate("utter_privacy", tracker, "rest"))
+        assert f"deleted after {said}." in reply["text"] and "{" not in reply["text"]
