@@ -7,7 +7,7 @@ import copy
 import itertools
 import json
 import operator
-from typing import Any, Dict, List, Optional, Sequence, Text, Tuple, Type
+from typing import Any, Callable, Dict, List, Optional, Sequence, Text, Tuple, Type
 
 _applied = False
 
@@ -16,6 +16,22 @@ def _starts_with(events: Sequence[Any], kept: List[Any]) -> bool:
     """Are the first events the very objects kept (same objects, same order)? `kept` holds them, so no other
     object can have taken one of their ids."""
     return len(events) >= len(kept) and all(map(operator.is_, itertools.islice(events, len(kept)), kept))
+
+
+# What a tracker keeps of its own events, under these names in its __dict__, as a tuple that begins with the events
+# it was worked out from. Tracker copies carry them: each is checked against the events before it is used.
+_APPLIED = "_backcheck_applied"
+_SENT = "_backcheck_sent"
+
+
+def _kept_and_new(tracker: Any, name: Text) -> Tuple[Optional[tuple], List[Any]]:
+    """What the tracker keeps under `name` and its events since; (None, all its events) when nothing is kept or the
+    events it was worked out from are no longer the tracker's first events."""
+    events = tracker.events
+    kept = tracker.__dict__.get(name)
+    if kept is None or not _starts_with(events, kept[0]):
+        return None, list(events)
+    return kept, list(itertools.islice(events, len(kept[0]), None))
 
 
 def compiled_response_check(schema: Dict[Text, Any]) -> Any:
@@ -269,21 +285,17 @@ def incremental_applied_events() -> None:
         return {event.name for event in events if isinstance(event, ActiveLoop) and event.name}
 
     def applied_events(self: DialogueStateTracker) -> List[Any]:
-        events = self.events
-        kept = self.__dict__.get("_backcheck_applied")  # (the events walked, the loops named, the applied events)
-        if kept is not None:
+        kept, new = _kept_and_new(self, _APPLIED)  # (the events walked, the loops named, the applied events)
+        if kept is not None and loops(new) <= kept[1]:
             walked, loop_names, applied = kept
-            if _starts_with(events, walked):
-                new = list(itertools.islice(events, len(walked), None))
-                if loops(new) <= loop_names:
-                    if new:
-                        applied = walk(self, new, loop_names, list(applied))
-                        self.__dict__["_backcheck_applied"] = (walked + new, loop_names, applied)
-                    return list(applied)
-        walked = list(events)
+            if new:
+                applied = walk(self, new, loop_names, list(applied))
+                self.__dict__[_APPLIED] = (walked + new, loop_names, applied)
+            return list(applied)
+        walked = list(self.events)
         loop_names = loops(walked)
         applied = walk(self, walked, loop_names, [])
-        self.__dict__["_backcheck_applied"] = (walked, loop_names, applied)
+        self.__dict__[_APPLIED] = (walked, loop_names, applied)
         return list(applied)
 
     DialogueStateTracker.applied_events = applied_events
@@ -306,7 +318,7 @@ def copy_trackers_by_state() -> None:
             setattr(new, name, getattr(self, name))
         new.latest_action = dict(self.latest_action) if self.latest_action is not None else None
         new.active_loop = copy.copy(self.active_loop)
-        for kept in ("_backcheck_applied", "_backcheck_sent"):  # checked against the events before each use
+        for kept in (_APPLIED, _SENT):  # checked against the events before each use
             if kept in self.__dict__:
                 new.__dict__[kept] = self.__dict__[kept]
         return new
@@ -415,16 +427,13 @@ def compact_action_calls() -> None:
     def sent_events(tracker: Any) -> Tuple[List[Dict[Text, Any]], List[Text]]:
         """What is sent of the tracker's events, and that as JSON: carried on over the new events while the events
         already seen are the same objects in the same order (the tracker store hands back the same tracker)."""
-        events = tracker.events
-        kept = tracker.__dict__.get("_backcheck_sent")  # (the events seen, what is sent of them, that as JSON)
-        if kept is None or not _starts_with(events, kept[0]):
-            kept = ([], [], [])
-        new = list(itertools.islice(events, len(kept[0]), None))
+        kept, new = _kept_and_new(tracker, _SENT)  # (the events seen, what is sent of them, that as JSON)
+        kept = kept or ([], [], [])
         if new:
             sent_new = [entry for entry in map(as_sent, new) if entry[2] is not None]
             kept = (kept[0] + new, kept[1] + [entry[2] for entry in sent_new],
                     kept[2] + [entry[3] for entry in sent_new])
-            tracker.__dict__["_backcheck_sent"] = kept
+            tracker.__dict__[_SENT] = kept
         return list(kept[1]), list(kept[2])
 
     def _action_call_format(self: RemoteAction, tracker: Any, domain: Any) -> ActionCall:
@@ -536,6 +545,19 @@ def intent_features_as_they_are() -> None:
     LogisticRegressionClassifier._create_X = _create_X
 
 
+def _after_load(component_class: Any, adjust: Callable[[Any], None]) -> None:
+    """`component_class.load` (a graph component's classmethod, as the model loads it), then `adjust` on what
+    it loaded."""
+    original = component_class.load.__func__
+
+    def load(cls: Any, *args: Any, **kwargs: Any) -> Any:
+        component = original(cls, *args, **kwargs)
+        adjust(component)
+        return component
+
+    component_class.load = classmethod(load)
+
+
 def intent_weights_in_column_order() -> None:
     """scikit-learn scores a message as features x weights.T; with the weights in row order, scipy copied the whole
     transposed weight matrix (every n-gram by every intent) into a new array for each message: about 1 ms. Stored
@@ -543,16 +565,12 @@ def intent_weights_in_column_order() -> None:
     import numpy as np
     from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
 
-    original = LogisticRegressionClassifier.load.__func__
-
-    def load(cls: Any, *args: Any, **kwargs: Any) -> LogisticRegressionClassifier:
-        component = original(cls, *args, **kwargs)
+    def in_column_order(component: LogisticRegressionClassifier) -> None:
         coef = getattr(getattr(component, "clf", None), "coef_", None)
         if coef is not None:
             component.clf.coef_ = np.asfortranarray(coef)
-        return component
 
-    LogisticRegressionClassifier.load = classmethod(load)
+    _after_load(LogisticRegressionClassifier, in_column_order)
 
 
 def _last_state_anchor(rule_states: List[Dict]) -> Any:
@@ -635,16 +653,12 @@ def rule_policy_reads_its_window() -> None:
     from rasa.core.featurizers.tracker_featurizers import MaxHistoryTrackerFeaturizer
     from rasa.core.policies.rule_policy import RulePolicy
 
-    original = RulePolicy.load.__func__
-
-    def load(cls: Any, *args: Any, **kwargs: Any) -> RulePolicy:
-        policy = original(cls, *args, **kwargs)
+    def read_window(policy: RulePolicy) -> None:
         featurizer = policy.featurizer
         if type(featurizer) is MaxHistoryTrackerFeaturizer and featurizer.max_history is None:
             featurizer.max_history = rule_window(policy.lookup)
-        return policy
 
-    RulePolicy.load = classmethod(load)
+    _after_load(RulePolicy, read_window)
 
 
 def apply() -> None:

@@ -527,7 +527,7 @@ def test_the_action_call_is_rasas_call_with_compact_events(original_call_format,
         call = action._action_call_format(tracker, domain)
         assert call == expected() and json.loads(call.body()) == call
     copied = tracker.copy()  # Rasa runs each action on a copy: it goes on from what was sent of the original
-    assert copied.__dict__["_backcheck_sent"] is tracker.__dict__["_backcheck_sent"]
+    assert copied.__dict__[speedups._SENT] is tracker.__dict__[speedups._SENT]
     copied.update(ActionExecuted("utter_greet"))
     assert action._action_call_format(copied, domain) == expected(copied) != expected()
     assert action._action_call_format(tracker, domain) == expected()

@@ -168,7 +168,8 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
                 connection.execute(self.SQLEvent.__table__.insert(), rows)
             if rows and not any(row["type_name"] == SessionStarted.type_name for row in rows):
                 # the same session, with these rows more: counting them all again grew with the conversation
-                after = (stored + len(rows), connection.execute(self._LAST_ID, {"sender": tracker.sender_id}).scalar())
+                last_id = connection.execute(self._LAST_ID, {"sender": tracker.sender_id}).scalar()
+                after = (stored + len(rows), last_id)
             else:
                 after = tuple(connection.execute(self._STORED, {"sender": tracker.sender_id}).one())
             self._remember(tracker.sender_id, tracker, after)
